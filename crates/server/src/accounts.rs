@@ -1,0 +1,87 @@
+//! Registering and logging in, shared by every face: one user store, one password policy.
+
+use missive_store::{ConflictKind, NewUser, StoreError, User};
+
+use crate::domain::{Email, Password, Username};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub struct NewAccount {
+    /// `None` for the message service's registration, which has no username: one is derived
+    /// from the e-mail address.
+    pub username: Option<Username>,
+    pub email: Email,
+    pub password: Password,
+    pub full_name: Option<String>,
+}
+
+pub enum RegisterError {
+    Taken(ConflictKind),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for RegisterError {
+    fn from(err: ApiError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+/// How many derived usernames to try before giving up (the later ones are random).
+const DERIVE_ATTEMPTS: u32 = 8;
+
+pub async fn register(state: &AppState, account: NewAccount) -> Result<User, RegisterError> {
+    let password_hash = state.passwords().hash(account.password.expose()).await?;
+    let mut new_user = NewUser {
+        username: String::new(),
+        email: account.email.as_str().to_owned(),
+        full_name: account.full_name,
+        password_hash,
+    };
+    let Some(username) = account.username else {
+        for attempt in 0..DERIVE_ATTEMPTS {
+            new_user.username = Username::derive_from_email(&account.email, attempt).into_inner();
+            match state.store().create_user(new_user.clone()).await {
+                Err(StoreError::Conflict(ConflictKind::Username)) => continue,
+                other => return finish(other),
+            }
+        }
+        tracing::error!("could not derive a free username");
+        return Err(RegisterError::Failed(ApiError::Internal));
+    };
+    new_user.username = username.into_inner();
+    finish(state.store().create_user(new_user).await)
+}
+
+fn finish(created: Result<User, StoreError>) -> Result<User, RegisterError> {
+    match created {
+        Ok(user) => Ok(user),
+        Err(StoreError::Conflict(kind)) => Err(RegisterError::Taken(kind)),
+        Err(err) => Err(RegisterError::Failed(err.into())),
+    }
+}
+
+/// Which identifier a login form carries.
+pub enum LoginName<'a> {
+    Email(&'a str),
+    Username(&'a str),
+}
+
+/// The user whose credentials these are, or `None`. An unknown account costs the same time
+/// as a wrong password, and the caller answers both the same way.
+pub async fn login(
+    state: &AppState,
+    name: LoginName<'_>,
+    password: &str,
+) -> Result<Option<User>, ApiError> {
+    let user = match name {
+        LoginName::Email(email) => state.store().user_by_email(email.trim()).await?,
+        LoginName::Username(username) => state.store().user_by_username(username).await?,
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.as_str());
+    if !state.passwords().verify(password, stored).await? {
+        return Ok(None);
+    }
+    let Some(user) = user else { return Ok(None) };
+    state.store().touch_user(user.id).await?;
+    Ok(Some(user))
+}

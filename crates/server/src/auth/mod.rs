@@ -1,0 +1,10 @@
+//! Authentication: password hashing, access tokens, and the `AuthUser` extractor that every
+//! protected route takes.
+
+mod extractor;
+mod password;
+mod token;
+
+pub use extractor::AuthUser;
+pub use password::Passwords;
+pub use token::{IssuedToken, TokenError, Tokens};

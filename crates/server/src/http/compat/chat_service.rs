@@ -1,0 +1,253 @@
+//! Face 2, the "Chat Service": `/register`, `/login`, `/send`, `/messages`. Integer ids and
+//! RFC 3339 timestamps.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use missive_store::{ConflictKind, Message, User};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::FlexibleId;
+use crate::accounts::{self, LoginName, NewAccount, RegisterError};
+use crate::auth::AuthUser;
+use crate::domain::{AllValid, Email, MessageContent, Password, Username};
+use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
+use crate::extract::{Json, Query};
+use crate::state::AppState;
+
+const TAG: &str = "Chat Service (compatibility)";
+const DEFAULT_PAGE: i64 = 5;
+const MAX_PAGE: i64 = 100;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(send))
+        .routes(routes!(history))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery"}))]
+pub struct RegisterRequest {
+    username: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserPublic {
+    id: i64,
+    username: String,
+    email: String,
+    created_at: DateTime<Utc>,
+    last_active: DateTime<Utc>,
+}
+
+impl From<User> for UserPublic {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            created_at: user.created_at.to_datetime(),
+            last_active: user.last_active_at.to_datetime(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "password": "correct-horse-battery"}))]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    access_token: String,
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"recipient_id": 2, "content": "Hi Bob!"}))]
+pub struct SendRequest {
+    #[schema(value_type = i64)]
+    recipient_id: FlexibleId,
+    /// 1 to 2000 characters (configurable).
+    content: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageOut {
+    id: i64,
+    sender_id: i64,
+    recipient_id: i64,
+    content: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageOut {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id,
+            sender_id: message.sender_id,
+            recipient_id: message.recipient_id,
+            content: message.content,
+            created_at: message.created_at.to_datetime(),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// The other user of the conversation.
+    peer_id: i64,
+    /// Page size, 1 to 100 (default 5).
+    limit: Option<i64>,
+    /// Messages to skip from the newest (default 0).
+    offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryPage {
+    /// Newest first.
+    messages: Vec<MessageOut>,
+    limit: i64,
+    offset: i64,
+    /// How many messages the whole conversation holds.
+    total: i64,
+}
+
+const RECIPIENT_NOT_FOUND: ApiError =
+    ApiError::not_found("recipient_not_found", "Recipient not found");
+
+/// Create an account.
+#[utoipa::path(post, path = "/register", tag = TAG, request_body = RegisterRequest,
+    responses(
+        (status = 201, body = UserPublic),
+        (status = 409, body = ErrorBody, description = "Username already exists / Email already exists"),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserPublic>), ApiError> {
+    let (username, email, password) = (
+        Username::parse(&body.username),
+        Email::parse(&body.email),
+        Password::parse(&body.password),
+    )
+        .all_valid()?;
+    let account = NewAccount {
+        username: Some(username),
+        email,
+        password,
+        full_name: None,
+    };
+    match accounts::register(&state, account).await {
+        Ok(user) => Ok((StatusCode::CREATED, Json(user.into()))),
+        Err(RegisterError::Taken(ConflictKind::Username)) => Err(ApiError::Conflict {
+            code: "username_taken",
+            detail: "Username already exists",
+        }),
+        Err(RegisterError::Taken(ConflictKind::Email)) => Err(ApiError::Conflict {
+            code: "email_taken",
+            detail: "Email already exists",
+        }),
+        Err(RegisterError::Failed(err)) => Err(err),
+    }
+}
+
+/// Log in with username and password.
+#[utoipa::path(post, path = "/login", tag = TAG, request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, body = ErrorBody, description = "Invalid credentials"),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let user = accounts::login(&state, LoginName::Username(&body.username), &body.password)
+        .await?
+        .ok_or(ApiError::Unauthorized {
+            code: "invalid_credentials",
+            detail: "Invalid credentials",
+        })?;
+    let issued = state.tokens().issue(user.id);
+    Ok(Json(LoginResponse {
+        access_token: issued.token,
+        token_type: "bearer",
+        expires_in: issued.expires_in,
+    }))
+}
+
+/// Send a message; the sender is the token's user.
+#[utoipa::path(post, path = "/send", tag = TAG, request_body = SendRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = MessageOut),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "Recipient not found"),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn send(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(body): Json<SendRequest>,
+) -> Result<Json<MessageOut>, ApiError> {
+    let (recipient, content) = (
+        body.recipient_id
+            .0
+            .ok_or_else(|| FieldError::new("recipient_id", "must be an integer")),
+        MessageContent::parse(body.content, state.config().max_message_chars),
+    )
+        .all_valid()?;
+    let message = state
+        .store()
+        .send_direct_message(user.id, recipient, content.as_str())
+        .await
+        .not_found_as(RECIPIENT_NOT_FOUND)?;
+    Ok(Json(message.into()))
+}
+
+/// The conversation with `peer_id`, newest first.
+#[utoipa::path(get, path = "/messages", tag = TAG, params(HistoryParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = HistoryPage),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn history(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(params): Query<HistoryParams>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    let offset = params.offset.unwrap_or(0);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 100"));
+    }
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "must be 0 or more"));
+    }
+    let page = state
+        .store()
+        .direct_history(user.id, params.peer_id, limit, offset)
+        .await?;
+    Ok(Json(HistoryPage {
+        messages: page.items.into_iter().map(MessageOut::from).collect(),
+        limit,
+        offset,
+        total: page.total,
+    }))
+}

@@ -1,0 +1,258 @@
+//! Face 1, the "Message Service": `/auth/register`, `/auth/login`, `/messages/`. Ids are JSON
+//! strings and timestamps `YYYY-MM-DDTHH:MM:SS` (UTC), as its README shows.
+
+use axum::extract::{Path, State};
+use missive_store::{ConflictKind, Message};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::FlexibleId;
+use crate::accounts::{self, LoginName, NewAccount, RegisterError};
+use crate::auth::AuthUser;
+use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
+use crate::error::{ApiError, ErrorBody, NotFoundAs};
+use crate::extract::{Json, Query};
+use crate::state::AppState;
+
+const TAG: &str = "Message Service (compatibility)";
+const DEFAULT_LIST_LIMIT: i64 = 1000;
+const MAX_LIST_LIMIT: i64 = 1000;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(send_message, list_messages))
+        .routes(routes!(update_message))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email": "user@example.com", "password": "securePassword123", "full_name": "Jane Doe"}))]
+pub struct RegisterRequest {
+    email: String,
+    password: String,
+    full_name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email": "user@example.com", "password": "securePassword123"}))]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"recipient_id": "123", "content": "Hello, how are you?"}))]
+pub struct MessageCreate {
+    /// The recipient's id, as a string or an integer.
+    #[schema(value_type = String)]
+    recipient_id: FlexibleId,
+    content: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"content": "Updated message content"}))]
+pub struct MessageUpdate {
+    content: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SentResponse {
+    #[schema(example = "Message sent successfully")]
+    message: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageRead {
+    #[schema(example = "17")]
+    id: String,
+    sender_id: String,
+    recipient_id: String,
+    content: String,
+    /// When the message was sent or last edited, UTC.
+    #[schema(example = "2025-09-07T12:34:56")]
+    timestamp: String,
+}
+
+impl From<Message> for MessageRead {
+    fn from(message: Message) -> Self {
+        let at = message
+            .edited_at
+            .unwrap_or(message.created_at)
+            .to_datetime();
+        Self {
+            id: message.id.to_string(),
+            sender_id: message.sender_id.to_string(),
+            recipient_id: message.recipient_id.to_string(),
+            content: message.content,
+            timestamp: at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// How many messages, 1 to 1000 (default 1000).
+    limit: Option<i64>,
+    /// How many to skip from the oldest (default 0).
+    offset: Option<i64>,
+}
+
+const MESSAGE_NOT_FOUND: ApiError = ApiError::not_found("message_not_found", "Message not found");
+const RECIPIENT_NOT_FOUND: ApiError =
+    ApiError::not_found("recipient_not_found", "Recipient not found");
+
+fn token_for(state: &AppState, user_id: i64) -> Json<TokenResponse> {
+    Json(TokenResponse {
+        access_token: state.tokens().issue(user_id).token,
+        token_type: "bearer",
+    })
+}
+
+/// Register with an e-mail address; the answer is an access token. A username is derived
+/// from the e-mail's local part (see the README).
+#[utoipa::path(post, path = "/auth/register", tag = TAG, request_body = RegisterRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, body = ErrorBody, description = "Email already registered"),
+        (status = 422, body = ErrorBody, description = "Invalid e-mail, password (8-128 characters) or name"),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let (email, password, full_name) = (
+        Email::parse(&body.email),
+        Password::parse(&body.password),
+        parse_full_name(body.full_name),
+    )
+        .all_valid()?;
+    let account = NewAccount {
+        username: None,
+        email,
+        password,
+        full_name,
+    };
+    match accounts::register(&state, account).await {
+        Ok(user) => Ok(token_for(&state, user.id)),
+        Err(RegisterError::Taken(ConflictKind::Email)) => Err(ApiError::BadRequest {
+            code: "email_taken",
+            detail: "Email already registered".into(),
+        }),
+        Err(RegisterError::Taken(ConflictKind::Username)) => Err(ApiError::Internal),
+        Err(RegisterError::Failed(err)) => Err(err),
+    }
+}
+
+/// Log in with e-mail and password.
+#[utoipa::path(post, path = "/auth/login", tag = TAG, request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, body = ErrorBody, description = "Invalid credentials"),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let user = accounts::login(&state, LoginName::Email(&body.email), &body.password).await?;
+    let user = user.ok_or(ApiError::Unauthorized {
+        code: "invalid_credentials",
+        detail: "Invalid credentials",
+    })?;
+    Ok(token_for(&state, user.id))
+}
+
+/// Send a message to another user.
+#[utoipa::path(post, path = "/messages/", tag = TAG, request_body = MessageCreate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SentResponse),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "Recipient not found"),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn send_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(body): Json<MessageCreate>,
+) -> Result<Json<SentResponse>, ApiError> {
+    let content = MessageContent::parse(body.content, state.config().max_message_chars)
+        .map_err(|err| ApiError::Validation(vec![err]))?;
+    let recipient = body.recipient_id.0.ok_or(RECIPIENT_NOT_FOUND)?;
+    state
+        .store()
+        .send_direct_message(user.id, recipient, content.as_str())
+        .await
+        .not_found_as(RECIPIENT_NOT_FOUND)?;
+    Ok(Json(SentResponse {
+        message: "Message sent successfully",
+    }))
+}
+
+/// Every message the caller sent or received, oldest first.
+#[utoipa::path(get, path = "/messages/", tag = TAG, params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = [MessageRead]),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No messages found"),
+    ))]
+async fn list_messages(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<MessageRead>>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+    let offset = params.offset.unwrap_or(0);
+    if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 1000"));
+    }
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "must be 0 or more"));
+    }
+    let messages = state
+        .store()
+        .messages_of_user(user.id, limit, offset)
+        .await?;
+    if messages.is_empty() {
+        return Err(ApiError::not_found("no_messages", "No messages found"));
+    }
+    Ok(Json(messages.into_iter().map(MessageRead::from).collect()))
+}
+
+/// Change the content of one of the caller's own messages; it keeps its place.
+#[utoipa::path(put, path = "/messages/{message_id}", tag = TAG, request_body = MessageUpdate,
+    params(("message_id" = String, Path, description = "The message's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = MessageRead),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "Message not found"),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn update_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(message_id): Path<String>,
+    Json(body): Json<MessageUpdate>,
+) -> Result<Json<MessageRead>, ApiError> {
+    let id: i64 = message_id.trim().parse().map_err(|_| MESSAGE_NOT_FOUND)?;
+    let content = MessageContent::parse(body.content, state.config().max_message_chars)
+        .map_err(|err| ApiError::Validation(vec![err]))?;
+    let message = state
+        .store()
+        .edit_message(id, user.id, content.as_str())
+        .await
+        .not_found_as(MESSAGE_NOT_FOUND)?;
+    Ok(Json(message.into()))
+}

@@ -1,0 +1,82 @@
+//! Liveness (`/health`, `/healthz`: the process answers) and readiness (`/readyz`: it can
+//! reach its database), for load balancers and orchestrators.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+const TAG: &str = "Health";
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok`, or `unavailable` when a dependency is down.
+    status: &'static str,
+    /// `ok` or `unreachable`.
+    database: &'static str,
+    /// On 503 only: the error body every route uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = TAG, responses((status = 200, body = Status)))]
+async fn health() -> axum::Json<Status> {
+    axum::Json(Status { status: "ok" })
+}
+
+/// The process is up (same as `/health`).
+#[utoipa::path(get, path = "/healthz", tag = TAG, responses((status = 200, body = Status)))]
+async fn healthz() -> axum::Json<Status> {
+    health().await
+}
+
+/// The instance can serve: its database answers.
+#[utoipa::path(get, path = "/readyz", tag = TAG, responses(
+    (status = 200, body = Readiness),
+    (status = 503, body = Readiness, description = "The database is unreachable"),
+))]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
+    match state.store().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(Readiness {
+                status: "ok",
+                database: "ok",
+                detail: None,
+                code: None,
+            }),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(Readiness {
+                    status: "unavailable",
+                    database: "unreachable",
+                    detail: Some("Database unreachable"),
+                    code: Some("service_unavailable"),
+                }),
+            )
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! missive: a self-hostable messaging service.
+//!
+//! [`build`] connects, migrates and assembles an [`App`]; [`App::serve`] runs it on a listener
+//! until the shutdown future completes. Tests bind port 0 and call the same two functions.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod http;
+mod keyfile;
+pub mod limits;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use missive_store::{DbPool, PoolSettings, SqlStore, Store};
+use tokio::net::TcpListener;
+
+use crate::auth::Passwords;
+use crate::config::{Config, SecretSource, redact_url};
+use crate::limits::Unlimited;
+use crate::state::AppState;
+
+pub struct App {
+    state: AppState,
+    pool: DbPool,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("DATABASE_URL ({url}): {source}")]
+    Database {
+        url: String,
+        source: missive_store::StoreError,
+    },
+    #[error("password hashing could not start")]
+    Passwords,
+}
+
+/// Connects to the database and applies its migrations.
+pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
+    let url = config.database_url.expose();
+    let settings = PoolSettings {
+        max_connections: config.db_max_connections,
+        ..PoolSettings::default()
+    };
+    let failed = |source| StartError::Database {
+        url: redact_url(url),
+        source,
+    };
+    let pool = DbPool::connect(url, &settings).await.map_err(failed)?;
+    pool.migrate().await.map_err(failed)?;
+    Ok(pool)
+}
+
+/// Everything a running instance needs, ready to serve.
+pub async fn build(config: Config) -> Result<App, StartError> {
+    let pool = connect(&config).await?;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::new(pool.clone()));
+    App::with_store(config, store, pool).await
+}
+
+impl App {
+    /// Assembles an app around a given store (tests wrap the real one to inject failures).
+    pub async fn with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+        pool: DbPool,
+    ) -> Result<Self, StartError> {
+        let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
+        log_setup(&config);
+        let state = AppState::new(config, store, passwords, Arc::new(Unlimited));
+        Ok(Self { state, pool })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = http::router(self.state.clone());
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.pool.close().await;
+        served
+    }
+}
+
+fn log_setup(config: &Config) {
+    tracing::info!(
+        database = %redact_url(config.database_url.expose()),
+        backend = ?config.backend,
+        "database ready (migrations applied)"
+    );
+    tracing::info!("rate limits, cache and events: in-process");
+    match &config.secret_source {
+        SecretSource::Configured => {}
+        SecretSource::KeyFile { path, created } => tracing::warn!(
+            key_file = %path.display(),
+            generated_now = created,
+            "SECRET_KEY is not set: using a generated key kept in the key file; set SECRET_KEY \
+             before running more than one instance"
+        ),
+        SecretSource::Ephemeral => tracing::warn!(
+            "SECRET_KEY is not set and the database is in memory: tokens end with the process"
+        ),
+    }
+}

@@ -1,0 +1,96 @@
+//! The `missive` binary: parse settings, set up logging, then serve or migrate.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use missive::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "missive", version, about = "Self-hostable messaging service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply database migrations, then exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is worth saying.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("error: .env: {err}");
+        return ExitCode::FAILURE;
+    }
+    let cli = Cli::parse();
+    if let Err(err) = missive::telemetry::init(cli.settings.log_format, &cli.settings.log) {
+        eprintln!("error: {err}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = cli.settings.resolve().map_err(|err| err.to_string())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            missive::connect(&config)
+                .await
+                .map_err(|err| err.to_string())?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => {
+            let bind = config.bind;
+            let app = missive::build(config)
+                .await
+                .map_err(|err| err.to_string())?;
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|err| format!("MISSIVE_BIND ({bind}): {err}"))?;
+            tracing::info!(address = %bind, "listening");
+            app.serve(listener, shutdown_signal())
+                .await
+                .map_err(|err| format!("server: {err}"))
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM, so orchestrators can stop an instance gracefully.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

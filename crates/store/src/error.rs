@@ -1,0 +1,63 @@
+//! The store's closed error type. Callers map it exhaustively; nothing driver-specific leaks.
+
+/// Which uniqueness rule a write broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictKind {
+    Username,
+    Email,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0:?} already taken")]
+    Conflict(ConflictKind),
+    /// The database cannot be reached or is overloaded right now; retrying later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+                Self::Unavailable(err)
+            }
+            _ => Self::Other(err),
+        }
+    }
+}
+
+/// Error codes that mean "the server is going away or overloaded", not "your query is wrong":
+/// PostgreSQL's connection-exception class (08xxx), shutdown and start-up (57P01..57P03),
+/// too many connections (53300); SQLite's BUSY (5) and LOCKED (6) after the busy timeout.
+fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some(code) => {
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6")
+        }
+        None => false,
+    }
+}
+
+/// True when `err` is a unique-constraint violation. Checked by kind, not by constraint name,
+/// because SQLite does not report names for expression indexes.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,22 @@
+//! Persistence for missive: users, direct conversations and messages.
+//!
+//! One [`Store`] trait, one SQL implementation ([`SqlStore`]) whose queries are written once and
+//! run on both SQLite and PostgreSQL. This crate knows nothing of HTTP; the server wraps the
+//! store (caching, failure injection in tests) through the trait.
+
+mod conversations;
+mod error;
+mod messages;
+mod models;
+mod pool;
+mod sql;
+mod store;
+mod users;
+
+pub use error::{ConflictKind, StoreError};
+pub use models::{Conversation, Message, NewUser, Timestamp, User};
+pub use pool::{Backend, DbPool, PoolSettings};
+pub use store::{Page, SqlStore, Store};
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,108 @@
+//! User accounts.
+
+use crate::error::is_unique_violation;
+use crate::pool::{BeginWrite, on_pool};
+use crate::sql::user_select;
+use crate::{ConflictKind, NewUser, SqlStore, StoreError, Timestamp, User};
+
+const INSERT_USER: &str = "INSERT INTO users \
+    (username, email, full_name, password_hash, created_at, last_active_at) \
+    VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+// After a unique violation: which of the two was taken? (Username wins when both are.)
+const WHICH_TAKEN: &str = "SELECT lower(username) = lower($1) AS username_taken FROM users \
+    WHERE lower(username) = lower($1) OR lower(email) = lower($2)";
+const BY_ID: &str = concat!(user_select!(), "WHERE id = $1");
+const BY_EMAIL: &str = concat!(user_select!(), "WHERE lower(email) = lower($1)");
+const BY_USERNAME: &str = concat!(user_select!(), "WHERE lower(username) = lower($1)");
+const TOUCH: &str = "UPDATE users SET last_active_at = $2 WHERE id = $1";
+const DELETE: &str = "DELETE FROM users WHERE id = $1";
+
+impl SqlStore {
+    pub(crate) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
+        let now = Timestamp::now();
+        let inserted: Result<i64, sqlx::Error> = on_pool!(&self.pool, p => {
+            sqlx::query_scalar(INSERT_USER)
+                .bind(&user.username)
+                .bind(&user.email)
+                .bind(&user.full_name)
+                .bind(&user.password_hash)
+                .bind(now)
+                .fetch_one(p)
+                .await
+        });
+        match inserted {
+            Ok(id) => Ok(User {
+                id,
+                username: user.username,
+                email: user.email,
+                full_name: user.full_name,
+                password_hash: user.password_hash,
+                created_at: now,
+                last_active_at: now,
+            }),
+            Err(err) if is_unique_violation(&err) => {
+                Err(StoreError::Conflict(self.which_taken(&user).await?))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn which_taken(&self, user: &NewUser) -> Result<ConflictKind, StoreError> {
+        let flags: Vec<bool> = on_pool!(&self.pool, p => {
+            sqlx::query_scalar(WHICH_TAKEN)
+                .bind(&user.username)
+                .bind(&user.email)
+                .fetch_all(p)
+                .await
+        })?;
+        Ok(if flags.contains(&true) {
+            ConflictKind::Username
+        } else {
+            ConflictKind::Email
+        })
+    }
+
+    pub(crate) async fn find_user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await
+        })?)
+    }
+
+    pub(crate) async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_as(BY_EMAIL).bind(email).fetch_optional(p).await
+        })?)
+    }
+
+    pub(crate) async fn find_user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_as(BY_USERNAME).bind(username).fetch_optional(p).await
+        })?)
+    }
+
+    pub(crate) async fn mark_user_active(&self, id: i64) -> Result<(), StoreError> {
+        let touched = on_pool!(&self.pool, p => {
+            sqlx::query(TOUCH).bind(id).bind(Timestamp::now()).execute(p).await?.rows_affected()
+        });
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn remove_user(&self, id: i64) -> Result<(), StoreError> {
+        // One transaction, so a user is never half-deleted if the connection drops.
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            let done = sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
