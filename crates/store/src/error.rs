@@ -30,10 +30,13 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => Self::NotFound,
+            // A connection that cannot be made, or that breaks mid-conversation (a server that
+            // closes the socket during the handshake shows up as a protocol error).
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
             sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
                 Self::Unavailable(err)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool, Transaction};
+use sqlx::{Connection, PgPool, SqlitePool, Transaction};
 
 use crate::StoreError;
 
@@ -83,6 +83,16 @@ impl DbPool {
             }
             Some(Backend::Postgres) => {
                 let options = PgConnectOptions::from_str(url)?;
+                // One direct connection first: when the server is unreachable, this reports
+                // why ("connection refused", "password authentication failed"), where the
+                // pool would only say that it timed out.
+                let probe = tokio::time::timeout(
+                    settings.acquire_timeout,
+                    sqlx::PgConnection::connect_with(&options),
+                )
+                .await
+                .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))??;
+                probe.close().await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)

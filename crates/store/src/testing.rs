@@ -57,7 +57,10 @@ impl TestDb {
             .expect("create a test schema");
         admin.close().await;
         let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options[search_path]={schema}");
+        // The application name tags this database's connections so clean-up can end them.
+        let url = format!(
+            "{admin_url}{separator}options[search_path]={schema}&application_name={schema}"
+        );
         let pool = connect_and_migrate(&url).await;
         Some(Self {
             url,
@@ -88,29 +91,45 @@ impl Drop for TestDb {
             return;
         };
         // Drop runs outside any async context we can borrow, so use a short-lived runtime on
-        // its own thread.
-        let (pool, admin_url, schema) = (self.pool.clone(), admin_url.clone(), schema.clone());
+        // its own thread. It must not wait on `self.pool`: a pool's connections are returned by
+        // tasks on the test's runtime, which this drop blocks (on a current-thread runtime,
+        // forever). Instead the server ends this database's sessions, found by the application
+        // name they carry, which also releases any lock they hold.
+        let (admin_url, owned_schema) = (admin_url.clone(), schema.clone());
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("build a runtime for test clean-up");
-            runtime.block_on(async move {
-                pool.close().await;
-                let admin = DbPool::connect(&admin_url, &PoolSettings::default()).await?;
-                if let DbPool::Postgres(admin_pool) = &admin {
-                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(admin_pool)
-                        .await?;
-                }
-                admin.close().await;
-                Ok::<_, crate::StoreError>(())
-            })
+            runtime.block_on(drop_schema(&admin_url, &owned_schema))
         })
         .join();
         if let Ok(Err(err)) = dropped {
-            eprintln!("warning: could not drop test schema: {err}");
+            eprintln!("warning: could not drop test schema {schema}: {err}");
         }
     }
+}
+
+async fn drop_schema(admin_url: &str, schema: &str) -> Result<(), crate::StoreError> {
+    let admin = DbPool::connect(admin_url, &PoolSettings::default()).await?;
+    if let DbPool::Postgres(admin_pool) = &admin {
+        let mut conn = admin_pool.acquire().await?;
+        // Fail rather than hang if a session somehow keeps its locks.
+        sqlx::query("SET lock_timeout = '10s'")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(schema)
+        .execute(&mut *conn)
+        .await?;
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?;
+    }
+    admin.close().await;
+    Ok(())
 }
