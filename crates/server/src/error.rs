@@ -167,6 +167,13 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
     }
 }
 
+/// A single bad field is a 422 of its own.
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        Self::Validation(vec![err])
+    }
+}
+
 /// Store failures that a handler did not turn into something specific.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {

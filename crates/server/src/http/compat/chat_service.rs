@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::FlexibleId;
+use super::{FlexibleId, offset_page};
 use crate::accounts::{self, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, Username};
@@ -232,14 +232,7 @@ async fn history(
     AuthUser(user): AuthUser,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 100"));
-    }
-    if offset < 0 {
-        return Err(ApiError::invalid("offset", "must be 0 or more"));
-    }
+    let (limit, offset) = offset_page(params.limit, params.offset, DEFAULT_PAGE, MAX_PAGE)?;
     let page = state
         .store()
         .direct_history(user.id, params.peer_id, limit, offset)

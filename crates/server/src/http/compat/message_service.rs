@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::FlexibleId;
+use super::{FlexibleId, offset_page};
 use crate::accounts::{self, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
@@ -186,8 +186,7 @@ async fn send_message(
     AuthUser(user): AuthUser,
     Json(body): Json<MessageCreate>,
 ) -> Result<Json<SentResponse>, ApiError> {
-    let content = MessageContent::parse(body.content, state.config().max_message_chars)
-        .map_err(|err| ApiError::Validation(vec![err]))?;
+    let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
     let recipient = body.recipient_id.0.ok_or(RECIPIENT_NOT_FOUND)?;
     state
         .store()
@@ -212,14 +211,12 @@ async fn list_messages(
     AuthUser(user): AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<MessageRead>>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIST_LIMIT);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 1000"));
-    }
-    if offset < 0 {
-        return Err(ApiError::invalid("offset", "must be 0 or more"));
-    }
+    let (limit, offset) = offset_page(
+        params.limit,
+        params.offset,
+        DEFAULT_LIST_LIMIT,
+        MAX_LIST_LIMIT,
+    )?;
     let messages = state
         .store()
         .messages_of_user(user.id, limit, offset)
@@ -247,8 +244,7 @@ async fn update_message(
     Json(body): Json<MessageUpdate>,
 ) -> Result<Json<MessageRead>, ApiError> {
     let id: i64 = message_id.trim().parse().map_err(|_| MESSAGE_NOT_FOUND)?;
-    let content = MessageContent::parse(body.content, state.config().max_message_chars)
-        .map_err(|err| ApiError::Validation(vec![err]))?;
+    let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
     let message = state
         .store()
         .edit_message(id, user.id, content.as_str())
