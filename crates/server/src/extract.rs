@@ -55,7 +55,18 @@ fn has_json_content_type(req: &Request) -> bool {
 }
 
 /// Deserializes a body: syntax errors are 400, type and shape errors are 422 naming the field.
+/// Every body we take is a JSON object, and no string in it may hold a NUL character (text
+/// columns cannot store one, and no user means to send one).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(FieldError::new("body", "must be a JSON object").into());
+    }
+    if has_nul_escape(bytes) {
+        return Err(FieldError::new("body", "must not contain NUL characters (\\u0000)").into());
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -70,6 +81,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Trailing bytes after the value make the whole body malformed.
     deserializer.end().map_err(|err| malformed(&err))?;
     Ok(value)
+}
+
+/// Whether the JSON text holds a `\u0000` escape: a `u0000` after an odd number of backslashes
+/// (after an even number, the backslashes escape each other and the text is literal).
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    bytes.windows(5).enumerate().any(|(at, window)| {
+        window == b"u0000"
+            && bytes[..at]
+                .iter()
+                .rev()
+                .take_while(|b| **b == b'\\')
+                .count()
+                % 2
+                == 1
+    })
 }
 
 fn malformed(err: &serde_json::Error) -> ApiError {
@@ -128,7 +154,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
                 let message = text
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text);
-                ApiError::invalid("query", message)
+                match message.strip_prefix("missing field `") {
+                    Some(rest) => {
+                        let name = rest.split('`').next().unwrap_or_default();
+                        ApiError::invalid(name, "field required")
+                    }
+                    None => ApiError::invalid("query", message),
+                }
             })
     }
 }
@@ -164,6 +196,20 @@ mod tests {
         let errors = errors_of(r#"{"email": "a@b.c", "password": 1234567890}"#);
         assert_eq!(errors[0].field, "password");
         assert!(!errors[0].message.contains("1234567890"), "{errors:?}");
+    }
+
+    #[test]
+    fn nul_escapes_are_found_but_escaped_backslashes_are_not() {
+        assert!(has_nul_escape(br#"{"a": "x\u0000y"}"#));
+        assert!(has_nul_escape(br#"{"a": "x\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "x\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "u0000"}"#));
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        let refused = parse_json::<Login>(br#"["a@b.c", "pw"]"#);
+        assert!(matches!(refused, Err(ApiError::Validation(e)) if e[0].field == "body"));
     }
 
     #[test]

@@ -1,0 +1,269 @@
+//! The test harness: a running app per backend, and a small client that speaks its JSON.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use missive::config::{Config, CorsOrigins, Secret, SecretSource};
+use missive::{App, build};
+use missive_store::Store;
+use missive_store::testing::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// What a test reads back: status, headers and the JSON body (Null when not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `detail` string of an error body.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+    /// The `field` of every entry in a validation error's `errors`.
+    pub fn field_names(&self) -> Vec<&str> {
+        strings(&self.body["errors"], "field")
+    }
+}
+
+/// Asserts a reply's status, naming the backend and showing the body when it is wrong.
+#[track_caller]
+pub fn status_is(app: &TestApp, reply: &Reply, status: StatusCode) {
+    assert_eq!(reply.status, status, "{}: {}", app.label(), reply.body);
+}
+
+/// Asserts an error reply's status and `detail`.
+#[track_caller]
+pub fn refused(app: &TestApp, reply: &Reply, status: StatusCode, detail: &str) {
+    status_is(app, reply, status);
+    assert_eq!(reply.detail(), detail, "{}: {}", app.label(), reply.body);
+}
+
+/// The keys of a JSON object, sorted.
+pub fn keys(body: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .map(|object| object.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+/// The string `key` of every object in `list`.
+pub fn strings<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    items.iter().filter_map(|item| item[key].as_str()).collect()
+}
+
+pub fn test_config(db: &TestDb) -> Config {
+    Config {
+        database_url: Secret::new(db.url.clone()),
+        backend: db.backend(),
+        secret_key: Secret::new("a-test-secret-that-is-at-least-32-bytes"),
+        secret_source: SecretSource::Configured,
+        access_token_ttl: Duration::from_secs(1800),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        max_message_chars: 2000,
+        max_body_bytes: 65_536,
+        cors_origins: CorsOrigins::Any,
+        db_max_connections: 8,
+        request_timeout: Duration::from_secs(30),
+    }
+}
+
+/// One running app per backend under test.
+pub async fn apps() -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    for db in TestDb::all().await {
+        apps.push(TestApp::start(db, test_config).await);
+    }
+    apps
+}
+
+impl TestApp {
+    /// Starts the app on `db` with the configuration `configure` gives.
+    pub async fn start(db: TestDb, configure: impl FnOnce(&TestDb) -> Config) -> Self {
+        let app = build(configure(&db)).await.expect("build the app");
+        Self::serve(app, db).await
+    }
+
+    /// Starts the app around a given store (to inject failures).
+    pub async fn start_with_store(db: TestDb, store: Arc<dyn Store>) -> Self {
+        let app = App::with_store(test_config(&db), store, db.pool.clone())
+            .await
+            .expect("build the app");
+        Self::serve(app, db).await
+    }
+
+    async fn serve(app: App, db: TestDb) -> Self {
+        init_test_logging();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(listener, async move {
+            let _ = stop.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            db,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{:?}", self.db.backend())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::read(request.send().await.expect("send the request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, None, token).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        self.call(Method::POST, path, Some(body), token).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        self.call(Method::PUT, path, Some(body), token).await
+    }
+
+    /// Sends raw bytes as the body with the given content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    /// Registers on the chat-service face; returns (user id, access token).
+    pub async fn chat_user(&self, username: &str) -> (i64, String) {
+        let email = format!("{username}@example.com");
+        let created = self
+            .post(
+                "/register",
+                json!({"username": username, "email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "register {username}: {}",
+            created.body
+        );
+        let id = created.body["id"].as_i64().unwrap();
+        let login = self
+            .post(
+                "/login",
+                json!({"username": username, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(
+            login.status,
+            StatusCode::OK,
+            "login {username}: {}",
+            login.body
+        );
+        (id, login.body["access_token"].as_str().unwrap().to_owned())
+    }
+
+    /// Registers on the message-service face; returns the access token.
+    pub async fn message_user(&self, email: &str) -> String {
+        let reply = self
+            .post(
+                "/auth/register",
+                json!({"email": email, "password": PASSWORD, "full_name": "Test User"}),
+                None,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "register {email}: {}",
+            reply.body
+        );
+        reply.body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Reply {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Logs stay silent unless `TEST_LOG=1`.
+fn init_test_logging() {
+    if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+    }
+}

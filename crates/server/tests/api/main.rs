@@ -1,0 +1,13 @@
+//! In-process HTTP tests: each test starts the real app on port 0 over a fresh database,
+//! on SQLite always and on PostgreSQL too when `TEST_DATABASE_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod chat_service;
+mod cli;
+mod cross_face;
+mod hostile_input;
+mod message_service;
+mod outage;
+mod platform;
