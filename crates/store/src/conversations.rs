@@ -1,8 +1,11 @@
 //! Direct conversations: one per unordered pair of users.
 
 use crate::pool::{BeginWrite, on_pool};
-use crate::sql::conversation_columns;
-use crate::{Conversation, SqlStore, StoreError, Timestamp};
+use crate::sql::{conversation_columns, not_hidden_from, unread_count_of};
+use crate::{
+    Conversation, ConversationSummary, MemberConversation, Message, ReadState, SqlStore,
+    StoreError, Timestamp,
+};
 
 const INSERT_DIRECT: &str = concat!(
     "INSERT INTO conversations (kind, direct_low, direct_high, last_seq, created_at) \
@@ -80,5 +83,123 @@ impl SqlStore {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(FIND_DIRECT).bind(low).bind(high).fetch_optional(p).await
         })?)
+    }
+}
+
+const MEMBER_CONVERSATION: &str = "SELECT c.id, c.direct_low, c.direct_high, c.last_seq, \
+    c.created_at, cm.last_read_seq FROM conversations c \
+    JOIN conversation_members cm ON cm.conversation_id = c.id \
+    WHERE c.id = $1 AND cm.user_id = $2";
+// A user's conversations, most recent activity first, after the (activity, id) cursor; each
+// with its peer, unread count and newest message not hidden from the user.
+const LIST_FOR_MEMBER: &str = concat!(
+    "SELECT c.id, c.created_at, c.last_seq, \
+     COALESCE(c.last_message_at, c.created_at) AS activity_at, cm.last_read_seq, ",
+    unread_count_of!("cm"),
+    " AS unread_count, \
+     p.id AS peer_id, p.username AS peer_username, p.full_name AS peer_full_name, \
+     lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.content AS lm_content, \
+     lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at \
+     FROM conversation_members cm \
+     JOIN conversations c ON c.id = cm.conversation_id \
+     JOIN users p ON p.id = CASE WHEN c.direct_low = $1 THEN c.direct_high ELSE c.direct_low END \
+     LEFT JOIN messages lm ON lm.id = (SELECT m.id FROM messages m \
+         WHERE m.conversation_id = c.id AND ",
+    not_hidden_from!("$1"),
+    " ORDER BY m.seq DESC LIMIT 1) \
+     WHERE cm.user_id = $1 AND (COALESCE(c.last_message_at, c.created_at) < $2 \
+         OR (COALESCE(c.last_message_at, c.created_at) = $2 AND c.id < $3)) \
+     ORDER BY activity_at DESC, c.id DESC LIMIT $4"
+);
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    created_at: Timestamp,
+    last_seq: i64,
+    activity_at: Timestamp,
+    last_read_seq: i64,
+    unread_count: i64,
+    peer_id: i64,
+    peer_username: String,
+    peer_full_name: Option<String>,
+    lm_id: Option<i64>,
+    lm_seq: Option<i64>,
+    lm_sender_id: Option<i64>,
+    lm_content: Option<String>,
+    lm_created_at: Option<Timestamp>,
+    lm_edited_at: Option<Timestamp>,
+    lm_deleted_at: Option<Timestamp>,
+}
+
+impl SummaryRow {
+    fn into_summary(self, viewer: i64) -> ConversationSummary {
+        let last_message = match (
+            self.lm_id,
+            self.lm_seq,
+            self.lm_sender_id,
+            self.lm_created_at,
+        ) {
+            (Some(id), Some(seq), Some(sender_id), Some(created_at)) => Some(Message {
+                id,
+                conversation_id: self.id,
+                seq,
+                sender_id,
+                recipient_id: if sender_id == viewer {
+                    self.peer_id
+                } else {
+                    viewer
+                },
+                content: self.lm_content.unwrap_or_default(),
+                created_at,
+                edited_at: self.lm_edited_at,
+                deleted_at: self.lm_deleted_at,
+            }),
+            _ => None,
+        };
+        ConversationSummary {
+            id: self.id,
+            peer_id: self.peer_id,
+            peer_username: self.peer_username,
+            peer_full_name: self.peer_full_name,
+            created_at: self.created_at,
+            activity_at: self.activity_at,
+            last_seq: self.last_seq,
+            read: ReadState {
+                last_read_seq: self.last_read_seq,
+                unread_count: self.unread_count,
+            },
+            last_message,
+        }
+    }
+}
+
+impl SqlStore {
+    pub(crate) async fn member_conversation(
+        &self,
+        conversation_id: i64,
+        user: i64,
+    ) -> Result<Option<MemberConversation>, StoreError> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_as(MEMBER_CONVERSATION).bind(conversation_id).bind(user)
+                .fetch_optional(p).await
+        })?)
+    }
+
+    /// Up to `limit` of the user's conversations with activity before `after` (an
+    /// `(activity_at, id)` cursor from the previous page), most recent first.
+    pub(crate) async fn list_for_member(
+        &self,
+        user: i64,
+        after: Option<(Timestamp, i64)>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let (activity, id) = after.unwrap_or((Timestamp(i64::MAX), i64::MAX));
+        let rows: Vec<SummaryRow> = on_pool!(&self.pool, p => {
+            sqlx::query_as(LIST_FOR_MEMBER)
+                .bind(user).bind(activity).bind(id).bind(limit)
+                .fetch_all(p).await
+        })?;
+        Ok(rows.into_iter().map(|row| row.into_summary(user)).collect())
     }
 }

@@ -6,15 +6,22 @@
 
 mod conversations;
 mod error;
+mod history;
 mod messages;
 mod models;
 mod pool;
+mod read_state;
+mod sessions;
 mod sql;
 mod store;
 mod users;
 
 pub use error::{ConflictKind, StoreError};
-pub use models::{Conversation, Message, NewUser, Timestamp, User};
+pub use models::{
+    Conversation, ConversationSummary, HistoryWindow, Idempotency, MemberConversation, Message,
+    MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome, Session, SessionUser,
+    Timestamp, User,
+};
 pub use pool::{Backend, DbPool, PoolSettings};
 pub use store::{Page, SqlStore, Store};
 

@@ -1,17 +1,34 @@
-//! Sending, editing and listing messages.
+//! Sending, editing and deleting messages.
 
 use crate::conversations::ordered;
 use crate::pool::{BeginWrite, on_pool};
 use crate::sql::{Dialect, message_select};
-use crate::{Message, Page, SqlStore, StoreError, Timestamp};
+use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
 
-// Taking the next seq is the transaction's first statement: it locks the conversation row (and
-// on SQLite the database, via BEGIN IMMEDIATE), so concurrent sends queue here and commit in
-// sequence order with no gaps.
-const NEXT_SEQ: &str = "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $3 \
-    WHERE direct_low = $1 AND direct_high = $2 RETURNING id, last_seq";
+// Taking the next seq locks the conversation row (and on SQLite the database, via BEGIN
+// IMMEDIATE), so concurrent sends queue here and commit in sequence order with no gaps. The
+// pair form needs no membership check: the pair are the members.
+const NEXT_SEQ_BY_PAIR: &str = "UPDATE conversations SET last_seq = last_seq + 1, \
+    last_message_at = $3 WHERE direct_low = $1 AND direct_high = $2 \
+    RETURNING id, last_seq, direct_low, direct_high";
+const NEXT_SEQ_BY_ID: &str = "UPDATE conversations SET last_seq = last_seq + 1, \
+    last_message_at = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
+    WHERE cm.conversation_id = $1 AND cm.user_id = $2) \
+    RETURNING id, last_seq, direct_low, direct_high";
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (conversation_id, seq, sender_id, content, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+// Claims an idempotency key for this request; nothing comes back if it was claimed before (on
+// PostgreSQL, after waiting for a concurrent claimer to commit).
+const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, created_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, idem_key) DO NOTHING RETURNING user_id";
+const EARLIER_CLAIM: &str = "SELECT request_hash, message_id, created_at FROM idempotency_keys \
+    WHERE user_id = $1 AND idem_key = $2";
+const RECLAIM_EXPIRED_KEY: &str = "UPDATE idempotency_keys \
+    SET request_hash = $3, created_at = $4, message_id = NULL \
+    WHERE user_id = $1 AND idem_key = $2 AND created_at < $5";
+const RECORD_KEY_MESSAGE: &str =
+    "UPDATE idempotency_keys SET message_id = $3 WHERE user_id = $1 AND idem_key = $2";
+const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
 const BY_ID: &str = concat!(message_select!(), "WHERE m.id = $1");
 // The row an edit replaces, locked against concurrent edits so no version is lost. SQLite
 // has no FOR UPDATE; its write transaction already excludes other writers.
@@ -28,19 +45,27 @@ const KEEP_VERSION: &str =
 const REPLACE_CONTENT: &str = "UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1";
 const VERSIONS: &str =
     "SELECT content, replaced_at FROM message_versions WHERE message_id = $1 ORDER BY id";
-const OF_USER: &str = concat!(
-    message_select!(),
-    "JOIN conversation_members cm ON cm.conversation_id = m.conversation_id \
-     WHERE cm.user_id = $1 AND m.deleted_at IS NULL ORDER BY m.id LIMIT $2 OFFSET $3"
-);
-const DIRECT_HISTORY: &str = concat!(
-    message_select!(),
-    "WHERE c.direct_low = $1 AND c.direct_high = $2 AND m.deleted_at IS NULL \
-     ORDER BY m.seq DESC LIMIT $3 OFFSET $4"
-);
-const DIRECT_COUNT: &str = "SELECT COUNT(*) FROM messages m \
-    JOIN conversations c ON c.id = m.conversation_id \
-    WHERE c.direct_low = $1 AND c.direct_high = $2 AND m.deleted_at IS NULL";
+// Deleting for everyone keeps the seq as a tombstone and forgets every version's text.
+const TOMBSTONE: &str = "UPDATE messages SET content = '', deleted_at = $3 \
+    WHERE id = $1 AND sender_id = $2 AND deleted_at IS NULL";
+const FORGET_VERSIONS: &str = "DELETE FROM message_versions WHERE message_id = $1";
+const HIDE: &str = "INSERT INTO hidden_messages (user_id, message_id) \
+    SELECT $2, m.id FROM messages m JOIN conversation_members cm \
+    ON cm.conversation_id = m.conversation_id AND cm.user_id = $2 WHERE m.id = $1 \
+    ON CONFLICT DO NOTHING";
+const VISIBLE_TO: &str = "SELECT 1 FROM messages m JOIN conversation_members cm \
+    ON cm.conversation_id = m.conversation_id AND cm.user_id = $2 WHERE m.id = $1";
+
+/// Where a message goes.
+#[derive(Clone, Copy)]
+pub(crate) enum Target {
+    /// The direct conversation of a pair (`low <= high`), which must exist already.
+    Pair(i64, i64),
+    /// A conversation by id, which the sender must be a member of.
+    Conversation(i64),
+}
+
+type Slot = (i64, i64, Option<i64>, Option<i64>);
 
 impl SqlStore {
     pub(crate) async fn send_direct(
@@ -50,58 +75,99 @@ impl SqlStore {
         content: &str,
     ) -> Result<Message, StoreError> {
         let (low, high) = ordered(sender, recipient);
+        let target = Target::Pair(low, high);
         // The first message between two users finds no conversation: open it, then send.
-        if let Some(message) = self.try_send(low, high, sender, content).await? {
-            return Ok(message);
+        let sent = match self.send_into(target, sender, content, None).await {
+            Err(StoreError::NotFound) => {
+                self.open_direct(sender, recipient).await?;
+                self.send_into(target, sender, content, None).await?
+            }
+            other => other?,
+        };
+        match sent {
+            SendOutcome::Created(message) | SendOutcome::Replayed(message) => Ok(message),
+            SendOutcome::KeyReused => Err(StoreError::NotFound),
         }
-        self.open_direct(sender, recipient).await?;
-        self.try_send(low, high, sender, content)
-            .await?
-            .ok_or(StoreError::NotFound)
     }
 
-    /// Sends into the pair's conversation, or returns `None` when it does not exist yet.
-    async fn try_send(
+    /// Sends into `target` in one transaction: claim the idempotency key (if any), take the
+    /// next seq, insert. A replay or a refused key touches no seq. `NotFound` when there is no
+    /// such conversation, or the sender is not in it.
+    pub(crate) async fn send_into(
         &self,
-        low: i64,
-        high: i64,
+        target: Target,
         sender: i64,
         content: &str,
-    ) -> Result<Option<Message>, StoreError> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<SendOutcome, StoreError> {
         let now = Timestamp::now();
-        let recipient_id = if sender == low { high } else { low };
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            let slot: Option<(i64, i64)> = sqlx::query_as(NEXT_SEQ)
-                .bind(low)
-                .bind(high)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some((conversation_id, seq)) = slot else {
-                return Ok(None);
+            if let Some(key) = idempotency {
+                let claimed: Option<i64> = sqlx::query_scalar(CLAIM_KEY)
+                    .bind(sender).bind(key.key).bind(key.request_hash).bind(now)
+                    .fetch_optional(&mut *tx).await?;
+                if claimed.is_none() {
+                    let earlier: (String, Option<i64>, Timestamp) = sqlx::query_as(EARLIER_CLAIM)
+                        .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
+                    let (request_hash, message_id, first_used) = earlier;
+                    let reclaimed = first_used < key.expires_before
+                        && sqlx::query(RECLAIM_EXPIRED_KEY)
+                            .bind(sender).bind(key.key).bind(key.request_hash).bind(now)
+                            .bind(key.expires_before)
+                            .execute(&mut *tx).await?.rows_affected() == 1;
+                    if !reclaimed {
+                        if request_hash != key.request_hash {
+                            return Ok(SendOutcome::KeyReused);
+                        }
+                        let earlier_message: Option<Message> = match message_id {
+                            Some(id) => sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?,
+                            None => None,
+                        };
+                        // The message it stored was since removed with its sender's account.
+                        return earlier_message
+                            .map(SendOutcome::Replayed)
+                            .ok_or(StoreError::NotFound);
+                    }
+                }
+            }
+            let slot: Option<Slot> = match target {
+                Target::Pair(low, high) => sqlx::query_as(NEXT_SEQ_BY_PAIR).bind(low).bind(high),
+                Target::Conversation(id) => sqlx::query_as(NEXT_SEQ_BY_ID).bind(id).bind(sender),
+            }
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((conversation_id, seq, low, high)) = slot else {
+                return Err(StoreError::NotFound);
             };
             let id: i64 = sqlx::query_scalar(INSERT_MESSAGE)
-                .bind(conversation_id)
-                .bind(seq)
-                .bind(sender)
-                .bind(content)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(now)
+                .fetch_one(&mut *tx).await?;
+            if let Some(key) = idempotency {
+                sqlx::query(RECORD_KEY_MESSAGE).bind(sender).bind(key.key).bind(id)
+                    .execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-            Ok(Some(Message {
+            let (low, high) = (low.unwrap_or(sender), high.unwrap_or(sender));
+            Ok(SendOutcome::Created(Message {
                 id,
                 conversation_id,
                 seq,
                 sender_id: sender,
-                recipient_id,
+                recipient_id: if sender == low { high } else { low },
                 content: content.to_owned(),
                 created_at: now,
                 edited_at: None,
                 deleted_at: None,
             }))
         })
+    }
+
+    pub(crate) async fn purge_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query(PURGE_KEYS).bind(before).execute(p).await?.rows_affected()
+        }))
     }
 
     pub(crate) async fn find_message(&self, id: i64) -> Result<Option<Message>, StoreError> {
@@ -155,40 +221,40 @@ impl SqlStore {
         })?)
     }
 
-    pub(crate) async fn list_user_messages(
-        &self,
-        user: i64,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<Message>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(OF_USER).bind(user).bind(limit).bind(offset).fetch_all(p).await
-        })?)
+    /// Deletes a message for everyone: its seq stays, as a tombstone with no content and no
+    /// history. Only the sender may; deleting a tombstone again changes nothing.
+    pub(crate) async fn tombstone(&self, id: i64, sender: i64) -> Result<Message, StoreError> {
+        let now = Timestamp::now();
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            let deleted = sqlx::query(TOMBSTONE).bind(id).bind(sender).bind(now)
+                .execute(&mut *tx).await?.rows_affected();
+            if deleted == 1 {
+                sqlx::query(FORGET_VERSIONS).bind(id).execute(&mut *tx).await?;
+            }
+            let message: Option<Message> =
+                sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?;
+            tx.commit().await?;
+            match message {
+                Some(message) if message.sender_id == sender => Ok(message),
+                _ => Err(StoreError::NotFound),
+            }
+        })
     }
 
-    pub(crate) async fn list_direct_history(
-        &self,
-        user: i64,
-        peer: i64,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<Message>, StoreError> {
-        let (low, high) = ordered(user, peer);
-        let (items, total) = on_pool!(&self.pool, p => {
-            let items: Vec<Message> = sqlx::query_as(DIRECT_HISTORY)
-                .bind(low)
-                .bind(high)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await?;
-            let total: i64 = sqlx::query_scalar(DIRECT_COUNT)
-                .bind(low)
-                .bind(high)
-                .fetch_one(p)
-                .await?;
-            (items, total)
-        });
-        Ok(Page { items, total })
+    /// Hides a message from one member's views. `NotFound` unless the user is a member of
+    /// its conversation.
+    pub(crate) async fn hide(&self, id: i64, user: i64) -> Result<(), StoreError> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            let visible: Option<i32> = sqlx::query_scalar(VISIBLE_TO).bind(id).bind(user)
+                .fetch_optional(&mut *tx).await?;
+            if visible.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query(HIDE).bind(id).bind(user).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }

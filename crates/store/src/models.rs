@@ -80,3 +80,102 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     pub deleted_at: Option<Timestamp>,
 }
+
+/// A login session. Access tokens carry its id; ending it ends them.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i64,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+}
+
+/// The user behind an open session, and when the session was last used.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub session_last_used_at: Timestamp,
+}
+
+/// What presenting a refresh token did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was spent and the new one stored; the session is still open.
+    Rotated(Session),
+    /// The token had been spent before: a copy is in someone else's hands, so its session
+    /// has now been ended.
+    Reused,
+    /// No such token, or its session had ended.
+    Unknown,
+}
+
+/// A send's idempotency key and the fingerprint of the request it came with.
+#[derive(Clone, Copy, Debug)]
+pub struct Idempotency<'a> {
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    /// Keys first used before this are forgotten: the key may start afresh.
+    pub expires_before: Timestamp,
+}
+
+/// What a send did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    Created(Message),
+    /// The key was used before with the same request: the message stored then.
+    Replayed(Message),
+    /// The key was used before with a different request; nothing was stored.
+    KeyReused,
+}
+
+/// Which slice of a conversation's history to read, by `seq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryWindow {
+    /// The newest messages.
+    Latest,
+    /// The newest messages with `seq` below this.
+    Before(i64),
+    /// The oldest messages with `seq` above this.
+    After(i64),
+}
+
+/// Messages in ascending `seq`, and whether more lie beyond them in the direction read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageWindow {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// A conversation as one of its members sees it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberConversation {
+    #[sqlx(flatten)]
+    pub conversation: Conversation,
+    pub last_read_seq: i64,
+}
+
+/// A member's read position and what is unread after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadState {
+    pub last_read_seq: i64,
+    /// Messages from others after the read position, neither deleted nor hidden.
+    pub unread_count: i64,
+}
+
+/// One line of a user's conversation list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub id: i64,
+    pub peer_id: i64,
+    pub peer_username: String,
+    pub peer_full_name: Option<String>,
+    pub created_at: Timestamp,
+    /// The last message's time, or the creation time for an empty conversation.
+    pub activity_at: Timestamp,
+    pub last_seq: i64,
+    pub read: ReadState,
+    /// The newest message the user has not hidden (a tombstone if it was deleted).
+    pub last_message: Option<Message>,
+}

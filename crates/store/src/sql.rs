@@ -15,6 +15,40 @@ macro_rules! message_select {
 }
 pub(crate) use message_select;
 
+/// A condition: message `m` is not hidden from the user bound at `$user` ("delete for me").
+macro_rules! not_hidden_from {
+    ($user:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = m.id AND h.user_id = ",
+            $user,
+            ")"
+        )
+    };
+}
+pub(crate) use not_hidden_from;
+
+/// The unread count of the member row aliased `$member`: messages from others after its read
+/// position, not deleted, not hidden from it.
+macro_rules! unread_count_of {
+    ($member:literal) => {
+        concat!(
+            "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = ",
+            $member,
+            ".conversation_id \
+             AND m.seq > ",
+            $member,
+            ".last_read_seq AND m.sender_id <> ",
+            $member,
+            ".user_id \
+             AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h \
+             WHERE h.message_id = m.id AND h.user_id = ",
+            $member,
+            ".user_id))"
+        )
+    };
+}
+pub(crate) use unread_count_of;
+
 /// The columns of [`crate::User`].
 macro_rules! user_select {
     () => {

@@ -3,8 +3,13 @@
 
 use async_trait::async_trait;
 
+use crate::messages::Target;
 use crate::pool::on_pool;
-use crate::{Backend, Conversation, DbPool, Message, NewUser, StoreError, User};
+use crate::{
+    Backend, Conversation, ConversationSummary, DbPool, HistoryWindow, Idempotency,
+    MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,
+    Session, SessionUser, StoreError, Timestamp, User,
+};
 
 /// One page of a list, with the size of the whole list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,12 +36,66 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_user(&self, id: i64) -> Result<(), StoreError>;
     /// Deletes the user and, with them, their conversations and messages.
     async fn delete_user(&self, id: i64) -> Result<(), StoreError>;
+    /// Sets (or, with `None`, clears) the user's display name.
+    async fn set_full_name(&self, id: i64, full_name: Option<&str>) -> Result<User, StoreError>;
+    /// Users whose username starts with `prefix`, ignoring case, in username order.
+    async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError>;
+
+    /// Opens a session, with its first refresh token (a hash) if it gets one.
+    async fn create_session(
+        &self,
+        user_id: i64,
+        user_agent: Option<&str>,
+        refresh_hash: Option<&str>,
+    ) -> Result<Session, StoreError>;
+    /// The user of an open session (`None` once it has ended or the user is gone).
+    async fn session_user(
+        &self,
+        session_id: i64,
+        user_id: i64,
+    ) -> Result<Option<SessionUser>, StoreError>;
+    /// Records that the session was used now.
+    async fn touch_session(&self, session_id: i64) -> Result<(), StoreError>;
+    /// Spends a refresh token for a new one; a token spent before ends its session.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> Result<RefreshOutcome, StoreError>;
+    /// Ends one of the user's open sessions (`NotFound` if it is not theirs or not open).
+    async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError>;
+    /// Ends all of the user's open sessions except `keep`; returns how many ended.
+    async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
+    /// The user's open sessions, most recently used first.
+    async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError>;
+    /// Sets a new password hash and ends every session but `keep_session`, atomically.
+    async fn change_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: i64,
+    ) -> Result<(), StoreError>;
 
     /// The direct conversation between two users, created if needed (`NotFound` when either
     /// user does not exist). The same conversation whichever of the two asks.
     async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError>;
     async fn direct_conversation(&self, a: i64, b: i64)
     -> Result<Option<Conversation>, StoreError>;
+    /// The conversation if `user` is a member of it; `None` otherwise (whether or not it
+    /// exists).
+    async fn member_conversation(
+        &self,
+        conversation_id: i64,
+        user: i64,
+    ) -> Result<Option<MemberConversation>, StoreError>;
+    /// The user's conversations, most recent activity first, after an `(activity_at, id)`
+    /// cursor.
+    async fn list_conversations(
+        &self,
+        user: i64,
+        after: Option<(Timestamp, i64)>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
 
     /// Sends a message from `sender` to `recipient`, opening their conversation if needed.
     /// The message gets the conversation's next `seq` in the same transaction, so sequence
@@ -47,6 +106,17 @@ pub trait Store: Send + Sync + 'static {
         recipient: i64,
         content: &str,
     ) -> Result<Message, StoreError>;
+    /// Sends into a conversation the sender is a member of (`NotFound` otherwise), at most
+    /// once per idempotency key: see [`SendOutcome`].
+    async fn send_message(
+        &self,
+        conversation_id: i64,
+        sender: i64,
+        content: &str,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<SendOutcome, StoreError>;
+    /// Forgets idempotency keys first used before `before`; returns how many.
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError>;
     async fn message_by_id(&self, id: i64) -> Result<Option<Message>, StoreError>;
     /// Replaces a message's content, keeping the old version. Only the sender may edit, and
     /// only a message that is not deleted: otherwise `NotFound`, revealing nothing.
@@ -61,6 +131,28 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: i64,
     ) -> Result<Vec<(String, crate::Timestamp)>, StoreError>;
+    /// Deletes a message for everyone, leaving a tombstone at its seq. Sender only.
+    async fn delete_message(&self, id: i64, sender: i64) -> Result<Message, StoreError>;
+    /// Hides a message from one member's views only.
+    async fn hide_message(&self, id: i64, user: i64) -> Result<(), StoreError>;
+    /// A window of a conversation's history as `viewer` (a member) sees it.
+    async fn conversation_messages(
+        &self,
+        conversation_id: i64,
+        viewer: i64,
+        window: HistoryWindow,
+        limit: i64,
+    ) -> Result<MessageWindow, StoreError>;
+    /// The member's read position and unread count (`NotFound` for a non-member).
+    async fn read_state(&self, conversation_id: i64, user: i64) -> Result<ReadState, StoreError>;
+    /// Moves the member's read position forward to `seq` (never back, never past the last
+    /// message).
+    async fn mark_read(
+        &self,
+        conversation_id: i64,
+        user: i64,
+        seq: i64,
+    ) -> Result<ReadState, StoreError>;
     /// Every message the user sent or received, oldest first.
     async fn messages_of_user(
         &self,
@@ -123,6 +215,56 @@ impl Store for SqlStore {
     async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
         self.remove_user(id).await
     }
+    async fn set_full_name(&self, id: i64, full_name: Option<&str>) -> Result<User, StoreError> {
+        SqlStore::set_full_name(self, id, full_name).await
+    }
+    async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError> {
+        self.search_usernames(prefix, limit).await
+    }
+
+    async fn create_session(
+        &self,
+        user_id: i64,
+        user_agent: Option<&str>,
+        refresh_hash: Option<&str>,
+    ) -> Result<Session, StoreError> {
+        self.open_session(user_id, user_agent, refresh_hash).await
+    }
+    async fn session_user(
+        &self,
+        session_id: i64,
+        user_id: i64,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        SqlStore::session_user(self, session_id, user_id).await
+    }
+    async fn touch_session(&self, session_id: i64) -> Result<(), StoreError> {
+        self.record_session_use(session_id).await
+    }
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> Result<RefreshOutcome, StoreError> {
+        self.rotate_refresh(presented_hash, new_hash).await
+    }
+    async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError> {
+        SqlStore::end_session(self, user_id, session_id).await
+    }
+    async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+        SqlStore::end_other_sessions(self, user_id, keep).await
+    }
+    async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
+        self.open_sessions(user_id).await
+    }
+    async fn change_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: i64,
+    ) -> Result<(), StoreError> {
+        self.replace_password(user_id, password_hash, keep_session)
+            .await
+    }
 
     async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError> {
         self.open_direct(a, b).await
@@ -134,6 +276,21 @@ impl Store for SqlStore {
     ) -> Result<Option<Conversation>, StoreError> {
         self.find_direct(a, b).await
     }
+    async fn member_conversation(
+        &self,
+        conversation_id: i64,
+        user: i64,
+    ) -> Result<Option<MemberConversation>, StoreError> {
+        SqlStore::member_conversation(self, conversation_id, user).await
+    }
+    async fn list_conversations(
+        &self,
+        user: i64,
+        after: Option<(Timestamp, i64)>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        self.list_for_member(user, after, limit).await
+    }
 
     async fn send_direct_message(
         &self,
@@ -143,8 +300,53 @@ impl Store for SqlStore {
     ) -> Result<Message, StoreError> {
         self.send_direct(sender, recipient, content).await
     }
+    async fn send_message(
+        &self,
+        conversation_id: i64,
+        sender: i64,
+        content: &str,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<SendOutcome, StoreError> {
+        self.send_into(
+            Target::Conversation(conversation_id),
+            sender,
+            content,
+            idempotency,
+        )
+        .await
+    }
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.purge_keys(before).await
+    }
     async fn message_by_id(&self, id: i64) -> Result<Option<Message>, StoreError> {
         self.find_message(id).await
+    }
+    async fn delete_message(&self, id: i64, sender: i64) -> Result<Message, StoreError> {
+        self.tombstone(id, sender).await
+    }
+    async fn hide_message(&self, id: i64, user: i64) -> Result<(), StoreError> {
+        self.hide(id, user).await
+    }
+    async fn conversation_messages(
+        &self,
+        conversation_id: i64,
+        viewer: i64,
+        window: HistoryWindow,
+        limit: i64,
+    ) -> Result<MessageWindow, StoreError> {
+        self.read_window(conversation_id, viewer, window, limit)
+            .await
+    }
+    async fn read_state(&self, conversation_id: i64, user: i64) -> Result<ReadState, StoreError> {
+        self.read_state_of(conversation_id, user).await
+    }
+    async fn mark_read(
+        &self,
+        conversation_id: i64,
+        user: i64,
+        seq: i64,
+    ) -> Result<ReadState, StoreError> {
+        self.advance_read(conversation_id, user, seq).await
     }
     async fn edit_message(
         &self,
@@ -154,10 +356,7 @@ impl Store for SqlStore {
     ) -> Result<Message, StoreError> {
         self.replace_content(id, editor, content).await
     }
-    async fn message_versions(
-        &self,
-        id: i64,
-    ) -> Result<Vec<(String, crate::Timestamp)>, StoreError> {
+    async fn message_versions(&self, id: i64) -> Result<Vec<(String, Timestamp)>, StoreError> {
         self.versions_of(id).await
     }
     async fn messages_of_user(

@@ -16,6 +16,28 @@ const BY_EMAIL: &str = concat!(user_select!(), "WHERE lower(email) = lower($1)")
 const BY_USERNAME: &str = concat!(user_select!(), "WHERE lower(username) = lower($1)");
 const TOUCH: &str = "UPDATE users SET last_active_at = $2 WHERE id = $1";
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
+const SET_FULL_NAME: &str = concat!(
+    "UPDATE users SET full_name = $2 WHERE id = $1 RETURNING ",
+    "id, username, email, full_name, password_hash, created_at, last_active_at"
+);
+// `$1` is a lower-cased prefix with LIKE's wildcards escaped, followed by `%`.
+const SEARCH: &str = concat!(
+    user_select!(),
+    "WHERE lower(username) LIKE $1 ESCAPE '\\' ORDER BY lower(username), id LIMIT $2"
+);
+
+/// A LIKE pattern matching names that start with `prefix`, whatever its characters.
+fn prefix_pattern(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 impl SqlStore {
     pub(crate) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
@@ -91,6 +113,28 @@ impl SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    pub(crate) async fn set_full_name(
+        &self,
+        id: i64,
+        full_name: Option<&str>,
+    ) -> Result<User, StoreError> {
+        let user: Option<User> = on_pool!(&self.pool, p => {
+            sqlx::query_as(SET_FULL_NAME).bind(id).bind(full_name).fetch_optional(p).await
+        })?;
+        user.ok_or(StoreError::NotFound)
+    }
+
+    pub(crate) async fn search_usernames(
+        &self,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let pattern = prefix_pattern(prefix);
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_as(SEARCH).bind(&pattern).bind(limit).fetch_all(p).await
+        })?)
     }
 
     pub(crate) async fn remove_user(&self, id: i64) -> Result<(), StoreError> {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use async_trait::async_trait;
 use missive_store::testing::TestDb;
 use missive_store::{
-    Conversation, Message, NewUser, Page, SqlStore, Store, StoreError, Timestamp, User,
+    Conversation, ConversationSummary, HistoryWindow, Idempotency, MemberConversation, Message,
+    MessageWindow, NewUser, Page, ReadState, RefreshOutcome, SendOutcome, Session, SessionUser,
+    SqlStore, Store, StoreError, Timestamp, User,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -35,88 +37,54 @@ impl FaultyStore {
     }
 }
 
-#[async_trait]
-impl Store for FaultyStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.ping().await
-    }
-    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
-        self.check()?;
-        self.inner.create_user(user).await
-    }
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        self.check()?;
-        self.inner.user_by_id(id).await
-    }
-    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        self.check()?;
-        self.inner.user_by_email(email).await
-    }
-    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        self.check()?;
-        self.inner.user_by_username(username).await
-    }
-    async fn touch_user(&self, id: i64) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.touch_user(id).await
-    }
-    async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.delete_user(id).await
-    }
-    async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError> {
-        self.check()?;
-        self.inner.open_direct_conversation(a, b).await
-    }
-    async fn direct_conversation(
-        &self,
-        a: i64,
-        b: i64,
-    ) -> Result<Option<Conversation>, StoreError> {
-        self.check()?;
-        self.inner.direct_conversation(a, b).await
-    }
-    async fn send_direct_message(
-        &self,
-        from: i64,
-        to: i64,
-        text: &str,
-    ) -> Result<Message, StoreError> {
-        self.check()?;
-        self.inner.send_direct_message(from, to, text).await
-    }
-    async fn message_by_id(&self, id: i64) -> Result<Option<Message>, StoreError> {
-        self.check()?;
-        self.inner.message_by_id(id).await
-    }
-    async fn edit_message(&self, id: i64, editor: i64, text: &str) -> Result<Message, StoreError> {
-        self.check()?;
-        self.inner.edit_message(id, editor, text).await
-    }
-    async fn message_versions(&self, id: i64) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        self.check()?;
-        self.inner.message_versions(id).await
-    }
-    async fn messages_of_user(
-        &self,
-        user: i64,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<Message>, StoreError> {
-        self.check()?;
-        self.inner.messages_of_user(user, limit, offset).await
-    }
-    async fn direct_history(
-        &self,
-        user: i64,
-        peer: i64,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Page<Message>, StoreError> {
-        self.check()?;
-        self.inner.direct_history(user, peer, limit, offset).await
-    }
+/// Implements `Store` for `FaultyStore`: every method first asks `check`, then delegates.
+macro_rules! checked_delegation {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        #[async_trait]
+        impl Store for FaultyStore {
+            $(async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
+                self.check()?;
+                self.inner.$name($($arg),*).await
+            })*
+        }
+    };
+}
+
+checked_delegation! {
+    fn ping(&self) -> ();
+    fn create_user(&self, user: NewUser) -> User;
+    fn user_by_id(&self, id: i64) -> Option<User>;
+    fn user_by_email(&self, email: &str) -> Option<User>;
+    fn user_by_username(&self, username: &str) -> Option<User>;
+    fn touch_user(&self, id: i64) -> ();
+    fn delete_user(&self, id: i64) -> ();
+    fn set_full_name(&self, id: i64, full_name: Option<&str>) -> User;
+    fn search_users(&self, prefix: &str, limit: i64) -> Vec<User>;
+    fn create_session(&self, user: i64, agent: Option<&str>, refresh: Option<&str>) -> Session;
+    fn session_user(&self, session: i64, user: i64) -> Option<SessionUser>;
+    fn touch_session(&self, session: i64) -> ();
+    fn rotate_refresh_token(&self, presented: &str, new: &str) -> RefreshOutcome;
+    fn end_session(&self, user: i64, session: i64) -> ();
+    fn end_other_sessions(&self, user: i64, keep: Option<i64>) -> u64;
+    fn list_sessions(&self, user: i64) -> Vec<Session>;
+    fn change_password(&self, user: i64, hash: &str, keep: i64) -> ();
+    fn open_direct_conversation(&self, a: i64, b: i64) -> Conversation;
+    fn direct_conversation(&self, a: i64, b: i64) -> Option<Conversation>;
+    fn member_conversation(&self, id: i64, user: i64) -> Option<MemberConversation>;
+    fn list_conversations(&self, user: i64, after: Option<(Timestamp, i64)>, limit: i64) -> Vec<ConversationSummary>;
+    fn send_direct_message(&self, from: i64, to: i64, text: &str) -> Message;
+    fn send_message(&self, id: i64, from: i64, text: &str, key: Option<Idempotency<'_>>) -> SendOutcome;
+    fn purge_idempotency_keys(&self, before: Timestamp) -> u64;
+    fn message_by_id(&self, id: i64) -> Option<Message>;
+    fn edit_message(&self, id: i64, editor: i64, text: &str) -> Message;
+    fn message_versions(&self, id: i64) -> Vec<(String, Timestamp)>;
+    fn delete_message(&self, id: i64, sender: i64) -> Message;
+    fn hide_message(&self, id: i64, user: i64) -> ();
+    fn conversation_messages(&self, id: i64, viewer: i64, window: HistoryWindow, limit: i64) -> MessageWindow;
+    fn read_state(&self, id: i64, user: i64) -> ReadState;
+    fn mark_read(&self, id: i64, user: i64, seq: i64) -> ReadState;
+    fn messages_of_user(&self, user: i64, limit: i64, offset: i64) -> Vec<Message>;
+    fn direct_history(&self, user: i64, peer: i64, limit: i64, offset: i64) -> Page<Message>;
 }
 
 async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
