@@ -41,7 +41,7 @@ impl TestDb {
     /// configured backend must be tested, never silently skipped.
     pub async fn postgres() -> Option<Self> {
         let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("notice: TEST_DATABASE_URL is not set; skipping the PostgreSQL run");
+            skip_notice();
             return None;
         };
         let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
@@ -75,6 +75,19 @@ impl TestDb {
         dbs.extend(Self::postgres().await);
         dbs
     }
+}
+
+/// Says once per test binary that PostgreSQL is skipped. Written to the stderr handle itself,
+/// because the test harness swallows `eprintln!` of passing tests.
+fn skip_notice() {
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: TEST_DATABASE_URL is not set; skipping the PostgreSQL runs (SQLite only)"
+        );
+    });
 }
 
 async fn connect_and_migrate(url: &str) -> DbPool {
