@@ -12,6 +12,7 @@ pub mod extract;
 pub mod http;
 mod keyfile;
 pub mod limits;
+pub mod sessions;
 pub mod state;
 pub mod telemetry;
 

@@ -1,15 +1,22 @@
-//! `AuthUser`: the caller of a protected route, proven by a bearer token whose user still
-//! exists. Missing credentials and bad ones get the two messages the seed services use.
+//! `AuthUser`: the caller of a protected route, proven by a bearer token whose session is
+//! still open (so logging out, or deleting the user, ends the token at once). Missing
+//! credentials and bad ones get the two messages the seed services use.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use missive_store::User;
+use missive_store::{Timestamp, User};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub struct AuthUser(pub User);
+pub struct AuthUser {
+    pub user: User,
+    pub session_id: i64,
+}
+
+/// A session's "last used" time is written at most this often, not on every request.
+const SESSION_USE_RESOLUTION_MICROS: i64 = 60_000_000;
 
 const NOT_AUTHENTICATED: ApiError = ApiError::Unauthorized {
     code: "not_authenticated",
@@ -30,16 +37,33 @@ impl FromRequestParts<AppState> for AuthUser {
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(NOT_AUTHENTICATED);
         }
-        let user_id = state
+        let subject = state
             .tokens()
             .verify(token.trim())
             .map_err(|_| INVALID_TOKEN)?;
-        // A token outlives nothing: if its user was deleted, it stops working.
-        let user = state
+        // One query: the session must still be open and its user still exist.
+        let found = state
             .store()
-            .user_by_id(user_id)
+            .session_user(subject.session_id, subject.user_id)
             .await?
             .ok_or(INVALID_TOKEN)?;
-        Ok(Self(user))
+        if Timestamp::now().0 - found.session_last_used_at.0 > SESSION_USE_RESOLUTION_MICROS {
+            record_use(state, subject.session_id);
+        }
+        Ok(Self {
+            user: found.user,
+            session_id: subject.session_id,
+        })
     }
+}
+
+/// Records the session's use off the request path: a lost update only makes "last used" a
+/// minute staler.
+fn record_use(state: &AppState, session_id: i64) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = state.store().touch_session(session_id).await {
+            tracing::debug!(error = %err, "could not record session use");
+        }
+    });
 }

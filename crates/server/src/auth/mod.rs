@@ -7,4 +7,4 @@ mod token;
 
 pub use extractor::AuthUser;
 pub use password::Passwords;
-pub use token::{IssuedToken, TokenError, Tokens};
+pub use token::{IssuedToken, TokenError, TokenSubject, Tokens};

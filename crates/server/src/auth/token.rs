@@ -12,8 +12,17 @@ use crate::config::Secret;
 struct Claims {
     /// The user id, as a string (RFC 7519 makes `sub` a string).
     sub: String,
+    /// The session the token belongs to: ending the session ends the token.
+    sid: i64,
     iat: i64,
     exp: i64,
+}
+
+/// Who a valid access token speaks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub user_id: i64,
+    pub session_id: i64,
 }
 
 pub struct Tokens {
@@ -48,11 +57,12 @@ impl Tokens {
         }
     }
 
-    pub fn issue(&self, user_id: i64) -> IssuedToken {
+    pub fn issue(&self, subject: TokenSubject) -> IssuedToken {
         let now = chrono::Utc::now().timestamp();
         let ttl = self.ttl.as_secs();
         let claims = Claims {
-            sub: user_id.to_string(),
+            sub: subject.user_id.to_string(),
+            sid: subject.session_id,
             iat: now,
             exp: now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
         };
@@ -65,11 +75,15 @@ impl Tokens {
         }
     }
 
-    /// The user id a valid token names.
-    pub fn verify(&self, token: &str) -> Result<i64, TokenError> {
+    /// The user and session a valid token names.
+    pub fn verify(&self, token: &str) -> Result<TokenSubject, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
-        data.claims.sub.parse().map_err(|_| TokenError::Invalid)
+        let user_id = data.claims.sub.parse().map_err(|_| TokenError::Invalid)?;
+        Ok(TokenSubject {
+            user_id,
+            session_id: data.claims.sid,
+        })
     }
 }
 
@@ -84,16 +98,17 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_to_its_user() {
         let tokens = tokens();
-        let issued = tokens.issue(42);
+        let subject = TokenSubject { user_id: 42, session_id: 7 };
+        let issued = tokens.issue(subject);
         assert_eq!(issued.expires_in, 600);
-        assert_eq!(tokens.verify(&issued.token), Ok(42));
+        assert_eq!(tokens.verify(&issued.token), Ok(subject));
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let other = Tokens::new(&Secret::new("x".repeat(32)), Duration::from_secs(600));
         assert_eq!(
-            tokens().verify(&other.issue(1).token),
+            tokens().verify(&other.issue(TokenSubject { user_id: 1, session_id: 1 }).token),
             Err(TokenError::Invalid)
         );
     }
@@ -104,6 +119,7 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: "1".into(),
+            sid: 1,
             iat: now - 7200,
             exp: now - 3600,
         };
@@ -116,6 +132,7 @@ mod tests {
     fn another_algorithm_is_refused_even_with_the_right_key() {
         let claims = Claims {
             sub: "1".into(),
+            sid: 1,
             iat: 0,
             exp: i64::MAX / 2,
         };

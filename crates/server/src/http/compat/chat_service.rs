@@ -15,7 +15,8 @@ use crate::accounts::{self, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, Username};
 use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Query, UserAgent};
+use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 
 const TAG: &str = "Chat Service (compatibility)";
@@ -174,6 +175,7 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
+    UserAgent(agent): UserAgent,
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let user = accounts::login(&state, LoginName::Username(&body.username), &body.password)
@@ -182,11 +184,11 @@ async fn login(
             code: "invalid_credentials",
             detail: "Invalid credentials",
         })?;
-    let issued = state.tokens().issue(user.id);
+    let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::Without).await?;
     Ok(Json(LoginResponse {
-        access_token: issued.token,
+        access_token: opened.access.token,
         token_type: "bearer",
-        expires_in: issued.expires_in,
+        expires_in: opened.access.expires_in,
     }))
 }
 
@@ -201,7 +203,7 @@ async fn login(
     ))]
 async fn send(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser { user, .. }: AuthUser,
     Json(body): Json<SendRequest>,
 ) -> Result<Json<MessageOut>, ApiError> {
     let (recipient, content) = (
@@ -229,7 +231,7 @@ async fn send(
     ))]
 async fn history(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser { user, .. }: AuthUser,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let (limit, offset) = offset_page(params.limit, params.offset, DEFAULT_PAGE, MAX_PAGE)?;

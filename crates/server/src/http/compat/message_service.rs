@@ -2,7 +2,7 @@
 //! strings and timestamps `YYYY-MM-DDTHH:MM:SS` (UTC), as its README shows.
 
 use axum::extract::{Path, State};
-use missive_store::{ConflictKind, Message};
+use missive_store::{ConflictKind, Message, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,8 @@ use crate::accounts::{self, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, NotFoundAs};
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Query, UserAgent};
+use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 
 const TAG: &str = "Message Service (compatibility)";
@@ -112,11 +113,17 @@ const MESSAGE_NOT_FOUND: ApiError = ApiError::not_found("message_not_found", "Me
 const RECIPIENT_NOT_FOUND: ApiError =
     ApiError::not_found("recipient_not_found", "Recipient not found");
 
-fn token_for(state: &AppState, user_id: i64) -> Json<TokenResponse> {
-    Json(TokenResponse {
-        access_token: state.tokens().issue(user_id).token,
+/// Opens a session for the user and answers with its access token.
+async fn token_for(
+    state: &AppState,
+    user: &User,
+    user_agent: Option<&str>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let opened = sessions::open(state, user, user_agent, Refresh::Without).await?;
+    Ok(Json(TokenResponse {
+        access_token: opened.access.token,
         token_type: "bearer",
-    })
+    }))
 }
 
 /// Register with an e-mail address; the answer is an access token. A username is derived
@@ -129,6 +136,7 @@ fn token_for(state: &AppState, user_id: i64) -> Json<TokenResponse> {
     ))]
 async fn register(
     State(state): State<AppState>,
+    UserAgent(agent): UserAgent,
     Json(body): Json<RegisterRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (email, password, full_name) = (
@@ -144,7 +152,7 @@ async fn register(
         full_name,
     };
     match accounts::register(&state, account).await {
-        Ok(user) => Ok(token_for(&state, user.id)),
+        Ok(user) => token_for(&state, &user, agent.as_deref()).await,
         Err(RegisterError::Taken(ConflictKind::Email)) => Err(ApiError::BadRequest {
             code: "email_taken",
             detail: "Email already registered".into(),
@@ -162,6 +170,7 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
+    UserAgent(agent): UserAgent,
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let user = accounts::login(&state, LoginName::Email(&body.email), &body.password).await?;
@@ -169,7 +178,7 @@ async fn login(
         code: "invalid_credentials",
         detail: "Invalid credentials",
     })?;
-    Ok(token_for(&state, user.id))
+    token_for(&state, &user, agent.as_deref()).await
 }
 
 /// Send a message to another user.
@@ -183,7 +192,7 @@ async fn login(
     ))]
 async fn send_message(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser { user, .. }: AuthUser,
     Json(body): Json<MessageCreate>,
 ) -> Result<Json<SentResponse>, ApiError> {
     let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
@@ -208,7 +217,7 @@ async fn send_message(
     ))]
 async fn list_messages(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser { user, .. }: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<MessageRead>>, ApiError> {
     let (limit, offset) = offset_page(
@@ -239,7 +248,7 @@ async fn list_messages(
     ))]
 async fn update_message(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser { user, .. }: AuthUser,
     Path(message_id): Path<String>,
     Json(body): Json<MessageUpdate>,
 ) -> Result<Json<MessageRead>, ApiError> {
