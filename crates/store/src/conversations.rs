@@ -90,27 +90,38 @@ const MEMBER_CONVERSATION: &str = "SELECT c.id, c.direct_low, c.direct_high, c.l
     c.created_at, cm.last_read_seq FROM conversations c \
     JOIN conversation_members cm ON cm.conversation_id = c.id \
     WHERE c.id = $1 AND cm.user_id = $2";
-// A user's conversations, most recent activity first, after the (activity, id) cursor; each
-// with its peer, unread count and newest message not hidden from the user.
+// A conversation as member `$1` sees it: its peer, unread count and newest message not
+// hidden from them. Followed by a WHERE on `cm`/`c`.
+macro_rules! summary_select {
+    () => {
+        concat!(
+            "SELECT c.id, c.created_at, c.last_seq, \
+             COALESCE(c.last_message_at, c.created_at) AS activity_at, cm.last_read_seq, ",
+            unread_count_of!("cm"),
+            " AS unread_count, \
+             p.id AS peer_id, p.username AS peer_username, p.full_name AS peer_full_name, \
+             lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, \
+             lm.content AS lm_content, lm.created_at AS lm_created_at, \
+             lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at \
+             FROM conversation_members cm \
+             JOIN conversations c ON c.id = cm.conversation_id \
+             JOIN users p ON p.id = CASE WHEN c.direct_low = $1 THEN c.direct_high ELSE c.direct_low END \
+             LEFT JOIN messages lm ON lm.id = (SELECT m.id FROM messages m \
+                 WHERE m.conversation_id = c.id AND ",
+            not_hidden_from!("$1"),
+            " ORDER BY m.seq DESC LIMIT 1) "
+        )
+    };
+}
+
+// The member's conversations after the (activity, id) cursor, most recent activity first.
 const LIST_FOR_MEMBER: &str = concat!(
-    "SELECT c.id, c.created_at, c.last_seq, \
-     COALESCE(c.last_message_at, c.created_at) AS activity_at, cm.last_read_seq, ",
-    unread_count_of!("cm"),
-    " AS unread_count, \
-     p.id AS peer_id, p.username AS peer_username, p.full_name AS peer_full_name, \
-     lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.content AS lm_content, \
-     lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at \
-     FROM conversation_members cm \
-     JOIN conversations c ON c.id = cm.conversation_id \
-     JOIN users p ON p.id = CASE WHEN c.direct_low = $1 THEN c.direct_high ELSE c.direct_low END \
-     LEFT JOIN messages lm ON lm.id = (SELECT m.id FROM messages m \
-         WHERE m.conversation_id = c.id AND ",
-    not_hidden_from!("$1"),
-    " ORDER BY m.seq DESC LIMIT 1) \
-     WHERE cm.user_id = $1 AND (COALESCE(c.last_message_at, c.created_at) < $2 \
+    summary_select!(),
+    "WHERE cm.user_id = $1 AND (COALESCE(c.last_message_at, c.created_at) < $2 \
          OR (COALESCE(c.last_message_at, c.created_at) = $2 AND c.id < $3)) \
      ORDER BY activity_at DESC, c.id DESC LIMIT $4"
 );
+const ONE_FOR_MEMBER: &str = concat!(summary_select!(), "WHERE cm.user_id = $1 AND c.id = $2");
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
@@ -184,6 +195,17 @@ impl SqlStore {
             sqlx::query_as(MEMBER_CONVERSATION).bind(conversation_id).bind(user)
                 .fetch_optional(p).await
         })?)
+    }
+
+    pub(crate) async fn summary_for_member(
+        &self,
+        conversation_id: i64,
+        user: i64,
+    ) -> Result<Option<ConversationSummary>, StoreError> {
+        let row: Option<SummaryRow> = on_pool!(&self.pool, p => {
+            sqlx::query_as(ONE_FOR_MEMBER).bind(user).bind(conversation_id).fetch_optional(p).await
+        })?;
+        Ok(row.map(|row| row.into_summary(user)))
     }
 
     /// Up to `limit` of the user's conversations with activity before `after` (an

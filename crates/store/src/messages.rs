@@ -110,13 +110,21 @@ impl SqlStore {
                 if claimed.is_none() {
                     let earlier: (String, Option<i64>, Timestamp) = sqlx::query_as(EARLIER_CLAIM)
                         .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
-                    let (request_hash, message_id, first_used) = earlier;
+                    let (mut request_hash, mut message_id, first_used) = earlier;
                     let reclaimed = first_used < key.expires_before
                         && sqlx::query(RECLAIM_EXPIRED_KEY)
                             .bind(sender).bind(key.key).bind(key.request_hash).bind(now)
                             .bind(key.expires_before)
                             .execute(&mut *tx).await?.rows_affected() == 1;
                     if !reclaimed {
+                        if first_used < key.expires_before {
+                            // A concurrent send reclaimed the expired key first (PostgreSQL
+                            // made this one wait for it): answer from what that send stored.
+                            let current: (String, Option<i64>, Timestamp) =
+                                sqlx::query_as(EARLIER_CLAIM)
+                                    .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
+                            (request_hash, message_id) = (current.0, current.1);
+                        }
                         if request_hash != key.request_hash {
                             return Ok(SendOutcome::KeyReused);
                         }

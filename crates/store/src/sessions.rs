@@ -89,8 +89,13 @@ impl SqlStore {
                 let owner: Option<i64> = sqlx::query_scalar(SPENT_TOKEN_SESSION)
                     .bind(presented_hash).fetch_optional(&mut *tx).await?;
                 let Some(session_id) = owner else { return Ok(RefreshOutcome::Unknown) };
-                sqlx::query(REVOKE_BY_ID).bind(session_id).bind(now).execute(&mut *tx).await?;
+                let ended = sqlx::query(REVOKE_BY_ID).bind(session_id).bind(now)
+                    .execute(&mut *tx).await?.rows_affected();
                 tx.commit().await?;
+                // A session that had ended already is reported as any ended session is.
+                if ended == 0 {
+                    return Ok(RefreshOutcome::Unknown);
+                }
                 return Ok(RefreshOutcome::Reused);
             };
             let session: Option<Session> = sqlx::query_as(USE_SESSION)

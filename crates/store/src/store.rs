@@ -88,6 +88,12 @@ pub trait Store: Send + Sync + 'static {
         conversation_id: i64,
         user: i64,
     ) -> Result<Option<MemberConversation>, StoreError>;
+    /// One conversation as member `user` sees it; `None` for a non-member.
+    async fn conversation_summary(
+        &self,
+        conversation_id: i64,
+        user: i64,
+    ) -> Result<Option<ConversationSummary>, StoreError>;
     /// The user's conversations, most recent activity first, after an `(activity_at, id)`
     /// cursor.
     async fn list_conversations(
@@ -282,6 +288,13 @@ impl Store for SqlStore {
         user: i64,
     ) -> Result<Option<MemberConversation>, StoreError> {
         SqlStore::member_conversation(self, conversation_id, user).await
+    }
+    async fn conversation_summary(
+        &self,
+        conversation_id: i64,
+        user: i64,
+    ) -> Result<Option<ConversationSummary>, StoreError> {
+        self.summary_for_member(conversation_id, user).await
     }
     async fn list_conversations(
         &self,

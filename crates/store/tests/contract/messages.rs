@@ -1,0 +1,221 @@
+//! Sending and editing messages, and the faces' offset lists (`messages_of_user`,
+//! `direct_history`).
+
+use futures::future::join_all;
+use missive_store::testing::TestDb;
+use missive_store::{Message, Store};
+
+use crate::{Must, UNKNOWN, assert_not_found, contents, find, history, of_user, send, seqs};
+use crate::{summary, users};
+
+#[tokio::test]
+async fn send_numbers_messages_per_conversation_and_names_the_recipient() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
+
+        let first = send(&store, &alice, &bob, "one").await;
+        let second = send(&store, &bob, &alice, "two").await;
+        let third = send(&store, &alice, &bob, "three").await;
+        let elsewhere = send(&store, &carol, &alice, "other").await;
+
+        let sent = [first.clone(), second.clone(), third.clone()];
+        assert_eq!(seqs(&sent), [1, 2, 3], "{b:?}: seq counts up");
+        assert_eq!(elsewhere.seq, 1, "{b:?}: each conversation counts from 1");
+        assert_ne!(elsewhere.conversation_id, first.conversation_id, "{b:?}");
+        let ends = |m: &Message| (m.sender_id, m.recipient_id);
+        assert_eq!(ends(&first), (alice.id, bob.id), "{b:?}: alice to bob");
+        assert_eq!(ends(&second), (bob.id, alice.id), "{b:?}: bob to alice");
+        assert_eq!(ends(&elsewhere), (carol.id, alice.id), "{b:?}");
+        assert_eq!((first.edited_at, first.deleted_at), (None, None), "{b:?}");
+        assert!(first.created_at <= third.created_at, "{b:?}");
+        let convo = find(&store, bob.id, alice.id).await.must(b);
+        let expected = (first.conversation_id, 3);
+        assert_eq!((convo.id, convo.last_seq), expected, "{b:?}");
+        for message in [first, second, third, elsewhere] {
+            let stored = store.message_by_id(message.id).await.must(b);
+            assert_eq!(stored, Some(message), "{b:?}: stored as returned");
+        }
+        assert_eq!(store.message_by_id(UNKNOWN).await.must(b), None, "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn sending_to_or_from_an_unknown_user_is_not_found_and_opens_nothing() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice] = users(&store, ["alice"]).await;
+
+        let to_nobody = store.send_direct_message(alice.id, UNKNOWN, "hello?").await;
+        let from_nobody = store.send_direct_message(UNKNOWN, alice.id, "boo").await;
+
+        assert_not_found(to_nobody, b);
+        assert_not_found(from_nobody, b);
+        let opened = find(&store, alice.id, UNKNOWN).await;
+        assert_eq!(opened, None, "{b:?}: nothing opened");
+        let listed = of_user(&store, alice.id, 10, 0).await;
+        assert!(listed.is_empty(), "{b:?}: nothing sent: {listed:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn send_assigns_gapless_seq_under_concurrency() {
+    const N: i64 = 200;
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob] = users(&store, ["alice", "bob"]).await;
+
+        // No conversation exists yet, so the first sends also race to open it.
+        let tasks = (0..N as usize).map(|i| {
+            let store = store.clone();
+            let (from, to) = [(alice.id, bob.id), (bob.id, alice.id)][i % 2];
+            let content = format!("message {i}");
+            tokio::spawn(async move { store.send_direct_message(from, to, &content).await })
+        });
+        let results = join_all(tasks).await;
+
+        let sent: Vec<Message> = results.into_iter().map(|r| r.must(b).must(b)).collect();
+        let mut got = seqs(&sent);
+        got.sort_unstable();
+        assert_eq!(got, (1..=N).collect::<Vec<_>>(), "{b:?}: exactly 1..={N}");
+        let convo = find(&store, alice.id, bob.id).await.must(b);
+        let one = sent.iter().all(|m| m.conversation_id == convo.id);
+        assert!(one, "{b:?}: all in one conversation");
+        assert_eq!(convo.last_seq, N, "{b:?}: last_seq counts every message");
+        let stored = history(&store, &alice, &bob, N + 1, 0).await;
+        assert_eq!(stored.total, N, "{b:?}: every message stored");
+        let newest_first: Vec<i64> = (1..=N).rev().collect();
+        assert_eq!(seqs(&stored.items), newest_first, "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn content_round_trips_exactly() {
+    let samples = [
+        "plain ascii",
+        "ünïcödé — ñ ß ø, 中文, 日本語, 한국어",
+        "emoji 👋🏽 👨‍👩‍👧‍👦 🏳️‍🌈",
+        "RTL: مرحبا بالعالم and שלום עולם",
+        r#"quotes ' " ` and \backslashes\ and $1 ? :name %s"#,
+        "'); DROP TABLE users; --",
+        "line one\nline two\r\n\ttabbed  ",
+        "   ",
+        "",
+    ];
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob] = users(&store, ["alice", "bob"]).await;
+
+        for content in samples {
+            let sent = send(&store, &alice, &bob, content).await;
+            let stored = store.message_by_id(sent.id).await.must(b).must(b);
+            assert_eq!(stored.content, content, "{b:?}: as sent");
+            let edit = format!("{content}✎");
+            let edited = store.edit_message(sent.id, alice.id, &edit).await.must(b);
+            assert_eq!(edited.content, edit, "{b:?}: as edited");
+            let versions = store.message_versions(sent.id).await.must(b);
+            assert_eq!(versions[0].0, content, "{b:?}: kept version");
+        }
+
+        let page = history(&store, &bob, &alice, 100, 0).await;
+        let listed: Vec<&str> = contents(&page.items).into_iter().rev().collect();
+        let expected: Vec<String> = samples.iter().map(|s| format!("{s}✎")).collect();
+        assert_eq!(listed, expected, "{b:?}: history returns contents intact");
+        let survivor = store.user_by_id(alice.id).await.must(b);
+        assert_eq!(survivor, Some(alice), "{b:?}: users table intact");
+    }
+}
+
+#[tokio::test]
+async fn only_the_sender_can_edit_and_earlier_contents_are_kept_in_order() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob] = users(&store, ["alice", "bob"]).await;
+        let original = send(&store, &alice, &bob, "v1").await;
+        let unedited = send(&store, &bob, &alice, "reply").await;
+
+        assert_not_found(store.edit_message(original.id, bob.id, "hijack").await, b);
+        assert_not_found(store.edit_message(UNKNOWN, alice.id, "ghost").await, b);
+        let untouched = store.message_by_id(original.id).await.must(b);
+        assert_eq!(untouched.as_ref(), Some(&original), "{b:?}: unchanged");
+        let none_yet = store.message_versions(original.id).await.must(b);
+        assert!(none_yet.is_empty(), "{b:?}: {none_yet:?}");
+
+        let v2 = store.edit_message(original.id, alice.id, "v2").await;
+        let v3 = store.edit_message(original.id, alice.id, "v3").await;
+
+        let (v2, v3) = (v2.must(b), v3.must(b));
+        let edited_at = v3.edited_at.must(b);
+        assert!(v2.edited_at.must(b) <= edited_at, "{b:?}: edits in order");
+        assert!(edited_at >= original.created_at, "{b:?}");
+        let mut expected = original;
+        (expected.content, expected.edited_at) = ("v3".into(), Some(edited_at));
+        assert_eq!(v3, expected, "{b:?}: only content and edited_at change");
+        let stored = store.message_by_id(v3.id).await.must(b);
+        assert_eq!(stored, Some(v3.clone()), "{b:?}: stored as returned");
+        let versions = store.message_versions(v3.id).await.must(b);
+        let kept: Vec<&str> = versions.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(kept, ["v1", "v2"], "{b:?}: earlier contents, oldest first");
+        assert!(versions[0].1 <= versions[1].1, "{b:?}: replaced in order");
+        assert_eq!(versions[1].1, edited_at, "{b:?}: replaced by the last edit");
+        for id in [unedited.id, UNKNOWN] {
+            let none = store.message_versions(id).await.must(b);
+            assert!(none.is_empty(), "{b:?}: no versions: {none:?}");
+        }
+        let next = send(&store, &bob, &alice, "after edits").await;
+        assert_eq!(next.seq, 3, "{b:?}: edits take no sequence numbers");
+    }
+}
+
+#[tokio::test]
+async fn messages_of_user_are_sent_and_received_oldest_first_and_paginated() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
+        send(&store, &alice, &bob, "a1").await;
+        send(&store, &bob, &carol, "not alice's").await;
+        send(&store, &carol, &alice, "a2").await;
+        send(&store, &bob, &alice, "a3").await;
+        send(&store, &alice, &carol, "a4").await;
+
+        let all = of_user(&store, alice.id, 100, 0).await;
+        let page = of_user(&store, alice.id, 2, 1).await;
+        let past_end = of_user(&store, alice.id, 10, 4).await;
+        let stranger = of_user(&store, UNKNOWN, 10, 0).await;
+
+        assert_eq!(all, ["a1", "a2", "a3", "a4"], "{b:?}: oldest first");
+        assert_eq!(page, ["a2", "a3"], "{b:?}: limit and offset");
+        assert!(past_end.is_empty(), "{b:?}: past the end: {past_end:?}");
+        assert!(stranger.is_empty(), "{b:?}: unknown user: {stranger:?}");
+        let bobs = of_user(&store, bob.id, 100, 0).await;
+        assert_eq!(bobs, ["a1", "not alice's", "a3"], "{b:?}: bob's view");
+    }
+}
+
+#[tokio::test]
+async fn direct_history_is_newest_first_paginated_and_limited_to_the_pair() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
+        for i in 1..=5 {
+            let (from, to) = [(&bob, &alice), (&alice, &bob)][i % 2];
+            send(&store, from, to, &format!("ab{i}")).await;
+        }
+        send(&store, &alice, &carol, "ac1").await;
+        send(&store, &bob, &carol, "bc1").await;
+
+        let first = history(&store, &alice, &bob, 2, 0).await;
+        let last = history(&store, &bob, &alice, 2, 4).await;
+        let whole = history(&store, &bob, &alice, 50, 0).await;
+        let beyond = history(&store, &alice, &bob, 2, 10).await;
+        let with_carol = history(&store, &carol, &alice, 10, 0).await;
+
+        assert_eq!(summary(&first), (vec!["ab5", "ab4"], 5), "{b:?}");
+        assert_eq!(summary(&last), (vec!["ab1"], 5), "{b:?}: last page");
+        assert_eq!(seqs(&whole.items), [5, 4, 3, 2, 1], "{b:?}: pair only");
+        assert_eq!(summary(&beyond), (vec![], 5), "{b:?}: past the end");
+        assert_eq!(summary(&with_carol), (vec!["ac1"], 1), "{b:?}");
+        let none = store.direct_history(alice.id, UNKNOWN, 10, 0).await.must(b);
+        assert_eq!(summary(&none), (vec![], 0), "{b:?}: no conversation");
+    }
+}
