@@ -18,9 +18,9 @@ mod users;
 
 pub use error::{ConflictKind, StoreError};
 pub use models::{
-    Conversation, ConversationSummary, HistoryWindow, Idempotency, MemberConversation, Message,
-    MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome, Session, SessionUser,
-    Timestamp, User,
+    AccountChanges, Conversation, ConversationSummary, HistoryWindow, Idempotency,
+    MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,
+    Session, SessionUser, Timestamp, User,
 };
 pub use pool::{Backend, DbPool, PoolSettings};
 pub use store::{Page, SqlStore, Store};

@@ -8,13 +8,26 @@ use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
 // Taking the next seq locks the conversation row (and on SQLite the database, via BEGIN
 // IMMEDIATE), so concurrent sends queue here and commit in sequence order with no gaps. The
 // pair form needs no membership check: the pair are the members.
-const NEXT_SEQ_BY_PAIR: &str = "UPDATE conversations SET last_seq = last_seq + 1, \
-    last_message_at = $3 WHERE direct_low = $1 AND direct_high = $2 \
-    RETURNING id, last_seq, direct_low, direct_high";
-const NEXT_SEQ_BY_ID: &str = "UPDATE conversations SET last_seq = last_seq + 1, \
-    last_message_at = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
-    WHERE cm.conversation_id = $1 AND cm.user_id = $2) \
-    RETURNING id, last_seq, direct_low, direct_high";
+//
+// The message's time is taken here too, under the lock: the clock reading from before the
+// wait, or a microsecond after the previous message if that is later. So `created_at` rises
+// with `seq`, and the conversation's activity time (its newest message's) never goes back.
+macro_rules! next_seq {
+    ($conversation:literal) => {
+        concat!(
+            "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = CASE \
+             WHEN $3 > COALESCE(last_message_at, 0) THEN $3 ELSE last_message_at + 1 END \
+             WHERE ",
+            $conversation,
+            " RETURNING id, last_seq, direct_low, direct_high, last_message_at"
+        )
+    };
+}
+const NEXT_SEQ_BY_PAIR: &str = next_seq!("direct_low = $1 AND direct_high = $2");
+const NEXT_SEQ_BY_ID: &str = next_seq!(
+    "id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
+     WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
+);
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (conversation_id, seq, sender_id, content, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
 // Claims an idempotency key for this request; nothing comes back if it was claimed before (on
@@ -65,7 +78,8 @@ pub(crate) enum Target {
     Conversation(i64),
 }
 
-type Slot = (i64, i64, Option<i64>, Option<i64>);
+/// What taking a seq returns: conversation id, seq, the pair, and the message's time.
+type Slot = (i64, i64, Option<i64>, Option<i64>, Timestamp);
 
 impl SqlStore {
     pub(crate) async fn send_direct(
@@ -146,11 +160,11 @@ impl SqlStore {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((conversation_id, seq, low, high)) = slot else {
+            let Some((conversation_id, seq, low, high, sent_at)) = slot else {
                 return Err(StoreError::NotFound);
             };
             let id: i64 = sqlx::query_scalar(INSERT_MESSAGE)
-                .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(now)
+                .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(sent_at)
                 .fetch_one(&mut *tx).await?;
             if let Some(key) = idempotency {
                 sqlx::query(RECORD_KEY_MESSAGE).bind(sender).bind(key.key).bind(id)
@@ -165,7 +179,7 @@ impl SqlStore {
                 sender_id: sender,
                 recipient_id: if sender == low { high } else { low },
                 content: content.to_owned(),
-                created_at: now,
+                created_at: sent_at,
                 edited_at: None,
                 deleted_at: None,
             }))

@@ -13,9 +13,23 @@ impl Timestamp {
         Self::from(Utc::now())
     }
 
+    /// This time moved `span` later.
+    pub fn plus(self, span: std::time::Duration) -> Self {
+        Self(self.0.saturating_add(micros(span)))
+    }
+
+    /// This time moved `span` earlier.
+    pub fn minus(self, span: std::time::Duration) -> Self {
+        Self(self.0.saturating_sub(micros(span)))
+    }
+
     pub fn to_datetime(self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.0).unwrap_or(DateTime::UNIX_EPOCH)
     }
+}
+
+fn micros(span: std::time::Duration) -> i64 {
+    i64::try_from(span.as_micros()).unwrap_or(i64::MAX)
 }
 
 impl From<DateTime<Utc>> for Timestamp {
@@ -89,6 +103,16 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Changes to an account, made together or not at all.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChanges {
+    /// `Some(None)` clears the display name; `None` leaves it.
+    pub full_name: Option<Option<String>>,
+    /// A new password hash, and the one session to keep: every other session ends.
+    pub password: Option<(String, i64)>,
 }
 
 /// The user behind an open session, and when the session was last used.

@@ -3,32 +3,37 @@
 use crate::pool::{BeginWrite, on_pool};
 use crate::{RefreshOutcome, Session, SessionUser, SqlStore, StoreError, Timestamp};
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (user_id, user_agent, created_at, last_used_at) \
-    VALUES ($1, $2, $3, $3) RETURNING id, user_id, user_agent, created_at, last_used_at";
+const INSERT_SESSION: &str = "INSERT INTO sessions \
+    (user_id, user_agent, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $3, $4) \
+    RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at";
 const INSERT_REFRESH: &str =
     "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)";
 // The user behind an access token, if its session is still open: one round trip per request.
 const AUTHENTICATE: &str = "SELECT u.id, u.username, u.email, u.full_name, u.password_hash, \
     u.created_at, u.last_active_at, s.last_used_at AS session_last_used_at \
     FROM sessions s JOIN users u ON u.id = s.user_id \
-    WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL";
+    WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
 const TOUCH_SESSION: &str = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 // Using a refresh token spends it; only an unspent token of an open session rotates.
 const SPEND_REFRESH: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
     WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id";
-const USE_SESSION: &str = "UPDATE sessions SET last_used_at = $2 \
-    WHERE id = $1 AND revoked_at IS NULL \
-    RETURNING id, user_id, user_agent, created_at, last_used_at";
+// Refreshing keeps an open session open for another idle period.
+const USE_SESSION: &str = "UPDATE sessions SET last_used_at = $2, expires_at = $3 \
+    WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+    RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at";
 const SPENT_TOKEN_SESSION: &str = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1";
 const REVOKE_BY_ID: &str =
     "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 const REVOKE_OWN: &str = "UPDATE sessions SET revoked_at = $3 \
     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
-const REVOKE_OTHERS: &str = "UPDATE sessions SET revoked_at = $3 \
+pub(crate) const REVOKE_OTHERS: &str = "UPDATE sessions SET revoked_at = $3 \
     WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
-const LIST_OPEN: &str = "SELECT id, user_id, user_agent, created_at, last_used_at FROM sessions \
-    WHERE user_id = $1 AND revoked_at IS NULL ORDER BY last_used_at DESC, id DESC";
-const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+const LIST_OPEN: &str = "SELECT id, user_id, user_agent, created_at, last_used_at, expires_at \
+    FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+    ORDER BY last_used_at DESC, id DESC";
+// Ended sessions are kept a while (so a late reuse of their refresh tokens is still
+// recognised), then deleted with their tokens.
+const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1";
 
 impl SqlStore {
     pub(crate) async fn open_session(
@@ -36,6 +41,7 @@ impl SqlStore {
         user_id: i64,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
+        expires_at: Timestamp,
     ) -> Result<Session, StoreError> {
         let now = Timestamp::now();
         on_pool!(&self.pool, p => {
@@ -44,6 +50,7 @@ impl SqlStore {
                 .bind(user_id)
                 .bind(user_agent)
                 .bind(now)
+                .bind(expires_at)
                 .fetch_one(&mut *tx)
                 .await?;
             if let Some(hash) = refresh_hash {
@@ -61,7 +68,9 @@ impl SqlStore {
         user_id: i64,
     ) -> Result<Option<SessionUser>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(AUTHENTICATE).bind(session_id).bind(user_id).fetch_optional(p).await
+            sqlx::query_as(AUTHENTICATE)
+                .bind(session_id).bind(user_id).bind(Timestamp::now())
+                .fetch_optional(p).await
         })?)
     }
 
@@ -77,6 +86,7 @@ impl SqlStore {
         &self,
         presented_hash: &str,
         new_hash: &str,
+        expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError> {
         let now = Timestamp::now();
         on_pool!(&self.pool, p => {
@@ -99,7 +109,7 @@ impl SqlStore {
                 return Ok(RefreshOutcome::Reused);
             };
             let session: Option<Session> = sqlx::query_as(USE_SESSION)
-                .bind(session_id).bind(now).fetch_optional(&mut *tx).await?;
+                .bind(session_id).bind(now).bind(expires_at).fetch_optional(&mut *tx).await?;
             let Some(session) = session else { return Ok(RefreshOutcome::Unknown) };
             sqlx::query(INSERT_REFRESH).bind(new_hash).bind(session_id).bind(now)
                 .execute(&mut *tx).await?;
@@ -137,28 +147,14 @@ impl SqlStore {
 
     pub(crate) async fn open_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(LIST_OPEN).bind(user_id).fetch_all(p).await
+            sqlx::query_as(LIST_OPEN).bind(user_id).bind(Timestamp::now()).fetch_all(p).await
         })?)
     }
 
-    /// Sets a new password hash and ends every other session, in one transaction.
-    pub(crate) async fn replace_password(
-        &self,
-        user_id: i64,
-        password_hash: &str,
-        keep_session: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await?;
-            let updated = sqlx::query(SET_PASSWORD).bind(user_id).bind(password_hash)
-                .execute(&mut *tx).await?.rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound);
-            }
-            sqlx::query(REVOKE_OTHERS).bind(user_id).bind(keep_session).bind(Timestamp::now())
-                .execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+    /// Deletes sessions (and their refresh tokens) that expired or ended before `before`.
+    pub(crate) async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query(PURGE_SESSIONS).bind(before).execute(p).await?.rows_affected()
+        }))
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::messages::Target;
 use crate::pool::on_pool;
 use crate::{
-    Backend, Conversation, ConversationSummary, DbPool, HistoryWindow, Idempotency,
+    AccountChanges, Backend, Conversation, ConversationSummary, DbPool, HistoryWindow, Idempotency,
     MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,
     Session, SessionUser, StoreError, Timestamp, User,
 };
@@ -32,21 +32,22 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by username, ignoring case.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
-    /// Records that the user was active now (on login).
-    async fn touch_user(&self, id: i64) -> Result<(), StoreError>;
+    /// Records that the user was active now (on login); returns the time recorded.
+    async fn touch_user(&self, id: i64) -> Result<Timestamp, StoreError>;
     /// Deletes the user and, with them, their conversations and messages.
     async fn delete_user(&self, id: i64) -> Result<(), StoreError>;
-    /// Sets (or, with `None`, clears) the user's display name.
-    async fn set_full_name(&self, id: i64, full_name: Option<&str>) -> Result<User, StoreError>;
+    /// Changes the display name and/or password (ending the other sessions) atomically.
+    async fn update_account(&self, id: i64, changes: AccountChanges) -> Result<User, StoreError>;
     /// Users whose username starts with `prefix`, ignoring case, in username order.
     async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError>;
 
-    /// Opens a session, with its first refresh token (a hash) if it gets one.
+    /// Opens a session until `expires_at`, with its first refresh token (a hash) if any.
     async fn create_session(
         &self,
         user_id: i64,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
+        expires_at: Timestamp,
     ) -> Result<Session, StoreError>;
     /// The user of an open session (`None` once it has ended or the user is gone).
     async fn session_user(
@@ -56,11 +57,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SessionUser>, StoreError>;
     /// Records that the session was used now.
     async fn touch_session(&self, session_id: i64) -> Result<(), StoreError>;
-    /// Spends a refresh token for a new one; a token spent before ends its session.
+    /// Spends a refresh token for a new one and keeps the session open until `expires_at`;
+    /// a token spent before ends its session.
     async fn rotate_refresh_token(
         &self,
         presented_hash: &str,
         new_hash: &str,
+        expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError>;
     /// Ends one of the user's open sessions (`NotFound` if it is not theirs or not open).
     async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError>;
@@ -68,13 +71,8 @@ pub trait Store: Send + Sync + 'static {
     async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
     /// The user's open sessions, most recently used first.
     async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError>;
-    /// Sets a new password hash and ends every session but `keep_session`, atomically.
-    async fn change_password(
-        &self,
-        user_id: i64,
-        password_hash: &str,
-        keep_session: i64,
-    ) -> Result<(), StoreError>;
+    /// Deletes sessions that expired or ended before `before`; returns how many.
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     /// The direct conversation between two users, created if needed (`NotFound` when either
     /// user does not exist). The same conversation whichever of the two asks.
@@ -215,14 +213,14 @@ impl Store for SqlStore {
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.find_user_by_username(username).await
     }
-    async fn touch_user(&self, id: i64) -> Result<(), StoreError> {
+    async fn touch_user(&self, id: i64) -> Result<Timestamp, StoreError> {
         self.mark_user_active(id).await
     }
     async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
         self.remove_user(id).await
     }
-    async fn set_full_name(&self, id: i64, full_name: Option<&str>) -> Result<User, StoreError> {
-        SqlStore::set_full_name(self, id, full_name).await
+    async fn update_account(&self, id: i64, changes: AccountChanges) -> Result<User, StoreError> {
+        self.apply_account_changes(id, changes).await
     }
     async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError> {
         self.search_usernames(prefix, limit).await
@@ -233,8 +231,10 @@ impl Store for SqlStore {
         user_id: i64,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
+        expires_at: Timestamp,
     ) -> Result<Session, StoreError> {
-        self.open_session(user_id, user_agent, refresh_hash).await
+        self.open_session(user_id, user_agent, refresh_hash, expires_at)
+            .await
     }
     async fn session_user(
         &self,
@@ -250,8 +250,10 @@ impl Store for SqlStore {
         &self,
         presented_hash: &str,
         new_hash: &str,
+        expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError> {
-        self.rotate_refresh(presented_hash, new_hash).await
+        self.rotate_refresh(presented_hash, new_hash, expires_at)
+            .await
     }
     async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError> {
         SqlStore::end_session(self, user_id, session_id).await
@@ -262,14 +264,8 @@ impl Store for SqlStore {
     async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
         self.open_sessions(user_id).await
     }
-    async fn change_password(
-        &self,
-        user_id: i64,
-        password_hash: &str,
-        keep_session: i64,
-    ) -> Result<(), StoreError> {
-        self.replace_password(user_id, password_hash, keep_session)
-            .await
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.purge_ended_sessions(before).await
     }
 
     async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError> {

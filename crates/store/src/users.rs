@@ -2,8 +2,9 @@
 
 use crate::error::is_unique_violation;
 use crate::pool::{BeginWrite, on_pool};
+use crate::sessions::REVOKE_OTHERS;
 use crate::sql::user_select;
-use crate::{ConflictKind, NewUser, SqlStore, StoreError, Timestamp, User};
+use crate::{AccountChanges, ConflictKind, NewUser, SqlStore, StoreError, Timestamp, User};
 
 const INSERT_USER: &str = "INSERT INTO users \
     (username, email, full_name, password_hash, created_at, last_active_at) \
@@ -16,10 +17,8 @@ const BY_EMAIL: &str = concat!(user_select!(), "WHERE lower(email) = lower($1)")
 const BY_USERNAME: &str = concat!(user_select!(), "WHERE lower(username) = lower($1)");
 const TOUCH: &str = "UPDATE users SET last_active_at = $2 WHERE id = $1";
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
-const SET_FULL_NAME: &str = concat!(
-    "UPDATE users SET full_name = $2 WHERE id = $1 RETURNING ",
-    "id, username, email, full_name, password_hash, created_at, last_active_at"
-);
+const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
+const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
 // `$1` is a lower-cased prefix with LIKE's wildcards escaped, followed by `%`.
 const SEARCH: &str = concat!(
     user_select!(),
@@ -105,25 +104,39 @@ impl SqlStore {
         })?)
     }
 
-    pub(crate) async fn mark_user_active(&self, id: i64) -> Result<(), StoreError> {
+    pub(crate) async fn mark_user_active(&self, id: i64) -> Result<Timestamp, StoreError> {
+        let now = Timestamp::now();
         let touched = on_pool!(&self.pool, p => {
-            sqlx::query(TOUCH).bind(id).bind(Timestamp::now()).execute(p).await?.rows_affected()
+            sqlx::query(TOUCH).bind(id).bind(now).execute(p).await?.rows_affected()
         });
         if touched == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        Ok(now)
     }
 
-    pub(crate) async fn set_full_name(
+    /// Applies every change in one transaction: all of them, or none.
+    pub(crate) async fn apply_account_changes(
         &self,
         id: i64,
-        full_name: Option<&str>,
+        changes: AccountChanges,
     ) -> Result<User, StoreError> {
-        let user: Option<User> = on_pool!(&self.pool, p => {
-            sqlx::query_as(SET_FULL_NAME).bind(id).bind(full_name).fetch_optional(p).await
-        })?;
-        user.ok_or(StoreError::NotFound)
+        let now = Timestamp::now();
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            if let Some((hash, keep_session)) = &changes.password {
+                sqlx::query(SET_PASSWORD).bind(id).bind(hash).execute(&mut *tx).await?;
+                sqlx::query(REVOKE_OTHERS).bind(id).bind(*keep_session).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            if let Some(full_name) = &changes.full_name {
+                sqlx::query(SET_FULL_NAME).bind(id).bind(full_name).execute(&mut *tx).await?;
+            }
+            let user: Option<User> = sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?;
+            let Some(user) = user else { return Err(StoreError::NotFound) };
+            tx.commit().await?;
+            Ok(user)
+        })
     }
 
     pub(crate) async fn search_usernames(

@@ -1,13 +1,16 @@
 -- Sessions with rotating refresh tokens, idempotent sends, and per-user hidden messages
 -- (SQLite). Keep in step with ../postgres/0002_sessions_idempotency_read_state.sql.
 
--- A login. Access tokens name their session, so ending it ends them.
+-- A login. Access tokens name their session, so ending it ends them. A session also ends
+-- at `expires_at`: with its access token for the compatibility faces' logins, after a
+-- stretch without a refresh for /v1's.
 CREATE TABLE sessions (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     user_agent   TEXT,
     created_at   INTEGER NOT NULL,
     last_used_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
     revoked_at   INTEGER
 );
 CREATE INDEX sessions_user ON sessions (user_id);

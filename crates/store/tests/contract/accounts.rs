@@ -1,9 +1,11 @@
 //! Accounts: creating, finding, touching, naming, searching and deleting users.
 
 use missive_store::testing::TestDb;
-use missive_store::{ConflictKind, Store, StoreError, User};
+use missive_store::{AccountChanges, ConflictKind, Store, StoreError, User};
 
-use crate::{Must, UNKNOWN, assert_not_found, find, history, new_user, send, summary, users};
+use crate::{
+    Must, UNKNOWN, assert_not_found, find, history, new_user, send, set_name, summary, users,
+};
 
 #[tokio::test]
 async fn ping_succeeds_on_a_fresh_database() {
@@ -77,10 +79,14 @@ async fn touch_user_moves_last_active_forward_and_rejects_unknown_ids() {
         let [alice] = users(&store, ["alice"]).await;
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 
-        store.touch_user(alice.id).await.must(b);
+        let at = store.touch_user(alice.id).await.must(b);
 
         let touched = store.user_by_id(alice.id).await.must(b).must(b);
         assert!(touched.last_active_at > alice.last_active_at, "{b:?}");
+        assert_eq!(
+            touched.last_active_at, at,
+            "{b:?}: the time returned is the one stored"
+        );
         assert_eq!(touched.created_at, alice.created_at, "{b:?}");
         assert_not_found(store.touch_user(UNKNOWN).await, b);
     }
@@ -124,15 +130,16 @@ fn usernames(found: Vec<User>) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn set_full_name_sets_and_clears_the_display_name_only() {
+async fn a_name_change_sets_and_clears_the_display_name_only() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice] = users(&store, ["alice"]).await;
 
-        let named = store.set_full_name(alice.id, Some("Alice Liddell")).await;
-        let named = named.must(b);
-        let cleared = store.set_full_name(alice.id, None).await.must(b);
-        let unknown = store.set_full_name(UNKNOWN, Some("Ghost")).await;
+        let named = set_name(&store, alice.id, Some("Alice Liddell"))
+            .await
+            .must(b);
+        let cleared = set_name(&store, alice.id, None).await.must(b);
+        let unknown = set_name(&store, UNKNOWN, Some("Ghost")).await;
 
         let mut expected = alice.clone();
         expected.full_name = Some("Alice Liddell".into());
@@ -188,5 +195,19 @@ async fn search_users_takes_like_wildcards_and_backslashes_literally() {
             let found = store.search_users(prefix, 10).await.must(b);
             assert_eq!(usernames(found), expected, "{b:?}: prefix {prefix:?}");
         }
+    }
+}
+
+#[tokio::test]
+async fn an_empty_account_change_changes_nothing() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice] = users(&store, ["alice"]).await;
+
+        let unchanged = store
+            .update_account(alice.id, AccountChanges::default())
+            .await;
+
+        assert_eq!(unchanged.must(b), alice, "{b:?}");
     }
 }

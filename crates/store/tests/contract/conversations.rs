@@ -165,7 +165,7 @@ async fn conversation_list_names_the_peer_from_either_side() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob] = users(&store, ["alice", "bob"]).await;
-        store.set_full_name(bob.id, None).await.must(b);
+        crate::set_name(&store, bob.id, None).await.must(b);
         send(&store, &alice, &bob, "hi").await;
         send(&store, &alice, &alice, "note to self").await;
 

@@ -15,8 +15,10 @@ mod sessions;
 use std::fmt::{Debug, Display};
 use std::time::Duration;
 
+use missive_store::{
+    AccountChanges, Page, ReadState, SendOutcome, SqlStore, Store, StoreError, User,
+};
 use missive_store::{Backend, Conversation, HistoryWindow, Message, MessageWindow, NewUser};
-use missive_store::{Page, ReadState, SendOutcome, SqlStore, Store, StoreError, User};
 
 /// An id no test ever creates.
 const UNKNOWN: i64 = 9_999_999;
@@ -151,4 +153,17 @@ fn summary(page: &Page<Message>) -> (Vec<&str>, i64) {
 /// A window's seqs and whether there is more, for compact comparisons.
 fn span(window: &MessageWindow) -> (Vec<i64>, bool) {
     (seqs(&window.messages), window.has_more)
+}
+
+/// Sets or clears a user's display name.
+pub async fn set_name(
+    store: &SqlStore,
+    id: i64,
+    full_name: Option<&str>,
+) -> Result<User, StoreError> {
+    let change = AccountChanges {
+        full_name: Some(full_name.map(str::to_owned)),
+        ..AccountChanges::default()
+    };
+    store.update_account(id, change).await
 }

@@ -2,12 +2,17 @@
 
 use futures::future::join_all;
 use missive_store::testing::TestDb;
-use missive_store::{RefreshOutcome, Session, SqlStore, Store, User};
+use std::time::Duration;
+
+use missive_store::{AccountChanges, RefreshOutcome, Session, SqlStore, Store, Timestamp, User};
 
 use crate::{Must, UNKNOWN, assert_not_found, tick, users};
 
+const DAY: Duration = Duration::from_secs(86_400);
+
 async fn session(store: &SqlStore, user: &User, refresh_hash: Option<&str>) -> Session {
-    let opened = store.create_session(user.id, Some("agent/1.0"), refresh_hash);
+    let until = Timestamp::now().plus(DAY);
+    let opened = store.create_session(user.id, Some("agent/1.0"), refresh_hash, until);
     opened.await.must(store.backend())
 }
 
@@ -17,7 +22,8 @@ async fn is_open(store: &SqlStore, session: &Session) -> bool {
 }
 
 async fn rotate(store: &SqlStore, presented: &str, new: &str) -> RefreshOutcome {
-    let outcome = store.rotate_refresh_token(presented, new).await;
+    let until = Timestamp::now().plus(DAY);
+    let outcome = store.rotate_refresh_token(presented, new, until).await;
     outcome.must(store.backend())
 }
 
@@ -33,7 +39,9 @@ async fn create_session_opens_a_session_that_names_its_user() {
         let [alice] = users(&store, ["alice"]).await;
 
         let with_token = session(&store, &alice, Some("r1")).await;
-        let without = store.create_session(alice.id, None, None).await.must(b);
+        let until = Timestamp::now().plus(DAY);
+        let without = store.create_session(alice.id, None, None, until).await;
+        let without = without.must(b);
 
         assert_eq!(with_token.user_id, alice.id, "{b:?}");
         assert_eq!(with_token.user_agent.as_deref(), Some("agent/1.0"), "{b:?}");
@@ -119,7 +127,9 @@ async fn rotating_a_refresh_token_spends_it_and_the_new_token_works() {
         );
         let mut expected = opened.clone();
         expected.last_used_at = rotated.last_used_at;
+        expected.expires_at = rotated.expires_at;
         assert_eq!(rotated, expected, "{b:?}: the same session");
+        assert!(rotated.expires_at > opened.expires_at, "{b:?}: open for longer");
         let ok = matches!(&second, RefreshOutcome::Rotated(s) if s.id == opened.id);
         assert!(ok, "{b:?}: the new token works: {second:?}");
         assert!(is_open(&store, &opened).await, "{b:?}: still open");
@@ -192,7 +202,8 @@ async fn concurrent_rotations_of_one_token_rotate_it_at_most_once() {
             let store = store.clone();
             tokio::spawn(async move {
                 let new = format!("next-{i}");
-                store.rotate_refresh_token("shared", &new).await
+                let until = Timestamp::now().plus(DAY);
+                store.rotate_refresh_token("shared", &new, until).await
             })
         });
         let outcomes: Vec<RefreshOutcome> = join_all(tasks)
@@ -289,7 +300,7 @@ async fn list_sessions_shows_open_sessions_most_recently_used_first() {
 }
 
 #[tokio::test]
-async fn change_password_replaces_the_hash_and_ends_every_other_session() {
+async fn a_password_change_replaces_the_hash_and_ends_every_other_session() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob] = users(&store, ["alice", "bob"]).await;
@@ -297,10 +308,11 @@ async fn change_password_replaces_the_hash_and_ends_every_other_session() {
         let current = session(&store, &alice, None).await;
         let bobs = session(&store, &bob, None).await;
 
-        store
-            .change_password(alice.id, "new-hash", current.id)
-            .await
-            .must(b);
+        let change = AccountChanges {
+            password: Some(("new-hash".into(), current.id)),
+            ..AccountChanges::default()
+        };
+        store.update_account(alice.id, change).await.must(b);
 
         let found = store
             .session_user(current.id, alice.id)
@@ -318,8 +330,11 @@ async fn change_password_replaces_the_hash_and_ends_every_other_session() {
             "{b:?}: bob's kept"
         );
         assert!(is_open(&store, &bobs).await, "{b:?}: bob's session open");
-        let unknown = store.change_password(UNKNOWN, "x", current.id).await;
-        assert_not_found(unknown, b);
+        let change = AccountChanges {
+            password: Some(("x".into(), current.id)),
+            ..AccountChanges::default()
+        };
+        assert_not_found(store.update_account(UNKNOWN, change).await, b);
     }
 }
 
@@ -336,5 +351,82 @@ async fn deleting_a_user_ends_their_sessions() {
         let outcome = rotate(&store, "d1", "d2").await;
         assert_eq!(outcome, RefreshOutcome::Unknown, "{b:?}: token gone");
         assert!(open_ids(&store, &alice).await.is_empty(), "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_neither_authenticates_nor_lists_nor_refreshes() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice] = users(&store, ["alice"]).await;
+        let past = Timestamp::now().minus(Duration::from_secs(1));
+        let expired = store
+            .create_session(alice.id, None, Some("stale"), past)
+            .await
+            .must(b);
+        let open = session(&store, &alice, None).await;
+
+        assert!(!is_open(&store, &expired).await, "{b:?}: expired is closed");
+        assert_eq!(open_ids(&store, &alice).await, [open.id], "{b:?}");
+        assert_eq!(
+            rotate(&store, "stale", "fresh").await,
+            RefreshOutcome::Unknown,
+            "{b:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refreshing_keeps_the_session_open_for_another_period() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice] = users(&store, ["alice"]).await;
+        let soon = Timestamp::now().plus(Duration::from_secs(60));
+        let opened = store
+            .create_session(alice.id, None, Some("r1"), soon)
+            .await
+            .must(b);
+
+        let RefreshOutcome::Rotated(rotated) = rotate(&store, "r1", "r2").await else {
+            panic!("{b:?}: an open session rotates");
+        };
+
+        assert_eq!(opened.expires_at, soon, "{b:?}");
+        assert!(
+            rotated.expires_at > Timestamp::now().plus(DAY / 2),
+            "{b:?}: extended"
+        );
+    }
+}
+
+#[tokio::test]
+async fn purging_deletes_only_sessions_that_ended_or_expired_before_the_cutoff() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice] = users(&store, ["alice"]).await;
+        let long_ago = Timestamp::now().minus(DAY * 10);
+        store
+            .create_session(alice.id, None, Some("old"), long_ago)
+            .await
+            .must(b);
+        let ended = session(&store, &alice, None).await;
+        store.end_session(alice.id, ended.id).await.must(b);
+        let open = session(&store, &alice, None).await;
+
+        let purged = store
+            .purge_sessions(Timestamp::now().minus(DAY))
+            .await
+            .must(b);
+        let later = store
+            .purge_sessions(Timestamp::now().plus(DAY * 2))
+            .await
+            .must(b);
+
+        assert_eq!(purged, 1, "{b:?}: only the long-expired one");
+        assert_eq!(
+            later, 2,
+            "{b:?}: then the ended and the (now past) open one"
+        );
+        assert!(!is_open(&store, &open).await, "{b:?}");
     }
 }
