@@ -20,6 +20,30 @@ pub enum RegisterError {
     Failed(ApiError),
 }
 
+/// The answer to a refused login on every face: it never says which part was wrong.
+pub const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
+    code: "invalid_credentials",
+    detail: "Invalid credentials",
+};
+
+impl RegisterError {
+    /// The Chat Service's answers (409), which `/v1` shares. The Message Service answers a
+    /// taken e-mail its own way.
+    pub fn into_conflict(self) -> ApiError {
+        match self {
+            Self::Taken(ConflictKind::Username) => ApiError::Conflict {
+                code: "username_taken",
+                detail: "Username already exists",
+            },
+            Self::Taken(ConflictKind::Email) => ApiError::Conflict {
+                code: "email_taken",
+                detail: "Email already exists",
+            },
+            Self::Failed(err) => err,
+        }
+    }
+}
+
 impl From<ApiError> for RegisterError {
     fn from(err: ApiError) -> Self {
         Self::Failed(err)
@@ -81,7 +105,9 @@ pub async fn login(
     if !state.passwords().verify(password, stored).await? {
         return Ok(None);
     }
-    let Some(user) = user else { return Ok(None) };
-    state.store().touch_user(user.id).await?;
+    let Some(mut user) = user else {
+        return Ok(None);
+    };
+    user.last_active_at = state.store().touch_user(user.id).await?;
     Ok(Some(user))
 }

@@ -107,6 +107,16 @@ pub struct Settings {
           default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_max_connections: u32,
 
+    /// How long a send's Idempotency-Key is remembered, in hours.
+    #[arg(long, env = "MISSIVE_IDEMPOTENCY_TTL_HOURS", value_name = "MISSIVE_IDEMPOTENCY_TTL_HOURS",
+          default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
+    pub idempotency_ttl_hours: u32,
+
+    /// Days a /v1 session stays open without a refresh (each refresh starts the period anew).
+    #[arg(long, env = "MISSIVE_SESSION_IDLE_DAYS", value_name = "MISSIVE_SESSION_IDLE_DAYS",
+          default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub session_idle_days: u32,
+
     /// Longest time a request may take before it is answered 503.
     #[arg(long, env = "MISSIVE_REQUEST_TIMEOUT_SECS", value_name = "MISSIVE_REQUEST_TIMEOUT_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
@@ -179,6 +189,8 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
     pub db_max_connections: u32,
     pub request_timeout: Duration,
+    pub idempotency_ttl: Duration,
+    pub session_idle: Duration,
 }
 
 /// A setting that cannot be used, with its name, for the one-line start-up error.
@@ -232,6 +244,8 @@ impl Settings {
             cors_origins: parse_cors_origins(&self.cors_origins)?,
             db_max_connections: self.db_max_connections,
             request_timeout: Duration::from_secs(u64::from(self.request_timeout_secs)),
+            idempotency_ttl: Duration::from_secs(u64::from(self.idempotency_ttl_hours) * 3600),
+            session_idle: Duration::from_secs(u64::from(self.session_idle_days) * 86_400),
         })
     }
 

@@ -45,6 +45,11 @@ pub enum ApiError {
         code: &'static str,
         detail: &'static str,
     },
+    /// 403: the caller may see the object but not do this to it.
+    Forbidden {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// 404, with the route's own message.
     NotFound {
         code: &'static str,
@@ -63,6 +68,11 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422, one entry per field.
     Validation(Vec<FieldError>),
+    /// 422 about the request as a whole rather than one field, with the route's own code.
+    Unprocessable {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// 503: a dependency (the database) is unreachable; the client may retry.
     Unavailable,
     /// 500: a bug. The cause was logged where it happened; the body says nothing of it.
@@ -82,12 +92,13 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,8 +108,10 @@ impl ApiError {
         let (code, detail, errors) = match self {
             Self::BadRequest { code, detail } => (code, detail, Vec::new()),
             Self::Unauthorized { code, detail }
+            | Self::Forbidden { code, detail }
             | Self::NotFound { code, detail }
-            | Self::Conflict { code, detail } => (code, detail.to_owned(), Vec::new()),
+            | Self::Conflict { code, detail }
+            | Self::Unprocessable { code, detail } => (code, detail.to_owned(), Vec::new()),
             Self::MethodNotAllowed => ("method_not_allowed", "Method Not Allowed".into(), vec![]),
             Self::PayloadTooLarge => ("payload_too_large", "Request body too large".into(), vec![]),
             Self::UnsupportedMediaType => (
@@ -147,6 +160,7 @@ impl IntoResponse for ApiError {
 /// rejections and by the safety net that makes every error body JSON).
 pub fn body_for_status(status: StatusCode) -> ErrorBody {
     let code = match status {
+        StatusCode::FORBIDDEN => "forbidden",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",

@@ -91,13 +91,33 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let router = http::router(self.state.clone());
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        housekeeping.abort();
         self.pool.close().await;
         served
+    }
+}
+
+/// Once an hour: forgets expired idempotency keys and deletes sessions that ended or expired
+/// more than an idle period ago. Both are already ignored when met; this keeps tables small.
+async fn housekeeping(state: AppState) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let now = missive_store::Timestamp::now();
+        let keys_before = now.minus(state.config().idempotency_ttl);
+        let sessions_before = now.minus(state.config().session_idle);
+        if let Err(err) = state.store().purge_idempotency_keys(keys_before).await {
+            tracing::warn!(error = %err, "could not purge idempotency keys");
+        }
+        if let Err(err) = state.store().purge_sessions(sessions_before).await {
+            tracing::warn!(error = %err, "could not purge ended sessions");
+        }
     }
 }
 

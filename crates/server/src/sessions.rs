@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use missive_store::{RefreshOutcome, User};
+use missive_store::{RefreshOutcome, Timestamp, User};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{IssuedToken, TokenSubject};
@@ -37,10 +37,20 @@ pub async fn open(
 ) -> Result<Opened, ApiError> {
     let refresh_token = (refresh == Refresh::With).then(new_refresh_token);
     let refresh_hash = refresh_token.as_deref().map(hash_refresh_token);
+    // Without a refresh token, a session is over when its access token expires.
+    let lifetime = match refresh {
+        Refresh::With => state.config().session_idle,
+        Refresh::Without => state.config().access_token_ttl,
+    };
     let user_agent = user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT).collect::<String>());
     let session = state
         .store()
-        .create_session(user.id, user_agent.as_deref(), refresh_hash.as_deref())
+        .create_session(
+            user.id,
+            user_agent.as_deref(),
+            refresh_hash.as_deref(),
+            Timestamp::now().plus(lifetime),
+        )
         .await?;
     Ok(Opened {
         session_id: session.id,
@@ -71,7 +81,11 @@ pub async fn refresh(
     let next = new_refresh_token();
     let outcome = state
         .store()
-        .rotate_refresh_token(&hash_refresh_token(presented), &hash_refresh_token(&next))
+        .rotate_refresh_token(
+            &hash_refresh_token(presented),
+            &hash_refresh_token(&next),
+            Timestamp::now().plus(state.config().session_idle),
+        )
         .await?;
     let session = match outcome {
         RefreshOutcome::Rotated(session) => session,

@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_to_its_user() {
         let tokens = tokens();
-        let subject = TokenSubject { user_id: 42, session_id: 7 };
+        let subject = TokenSubject {
+            user_id: 42,
+            session_id: 7,
+        };
         let issued = tokens.issue(subject);
         assert_eq!(issued.expires_in, 600);
         assert_eq!(tokens.verify(&issued.token), Ok(subject));
@@ -108,7 +111,14 @@ mod tests {
     fn a_token_signed_with_another_key_is_refused() {
         let other = Tokens::new(&Secret::new("x".repeat(32)), Duration::from_secs(600));
         assert_eq!(
-            tokens().verify(&other.issue(TokenSubject { user_id: 1, session_id: 1 }).token),
+            tokens().verify(
+                &other
+                    .issue(TokenSubject {
+                        user_id: 1,
+                        session_id: 1
+                    })
+                    .token
+            ),
             Err(TokenError::Invalid)
         );
     }

@@ -4,6 +4,7 @@
 mod compat;
 mod docs;
 mod health;
+mod v1;
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(compat::message_service::routes())
         .merge(compat::chat_service::routes())
         .merge(health::routes())
+        .merge(v1::routes())
 }
 
 pub fn router(state: AppState) -> Router {

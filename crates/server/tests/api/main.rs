@@ -11,3 +11,8 @@ mod hostile_input;
 mod message_service;
 mod outage;
 mod platform;
+mod v1_auth;
+mod v1_conversations;
+mod v1_delivery;
+mod v1_messages;
+mod v1_users;

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use async_trait::async_trait;
 use missive_store::testing::TestDb;
 use missive_store::{
-    Conversation, ConversationSummary, HistoryWindow, Idempotency, MemberConversation, Message,
-    MessageWindow, NewUser, Page, ReadState, RefreshOutcome, SendOutcome, Session, SessionUser,
-    SqlStore, Store, StoreError, Timestamp, User,
+    AccountChanges, Conversation, ConversationSummary, HistoryWindow, Idempotency,
+    MemberConversation, Message, MessageWindow, NewUser, Page, ReadState, RefreshOutcome,
+    SendOutcome, Session, SessionUser, SqlStore, Store, StoreError, Timestamp, User,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -56,21 +56,22 @@ checked_delegation! {
     fn user_by_id(&self, id: i64) -> Option<User>;
     fn user_by_email(&self, email: &str) -> Option<User>;
     fn user_by_username(&self, username: &str) -> Option<User>;
-    fn touch_user(&self, id: i64) -> ();
+    fn touch_user(&self, id: i64) -> Timestamp;
     fn delete_user(&self, id: i64) -> ();
-    fn set_full_name(&self, id: i64, full_name: Option<&str>) -> User;
+    fn update_account(&self, id: i64, changes: AccountChanges) -> User;
     fn search_users(&self, prefix: &str, limit: i64) -> Vec<User>;
-    fn create_session(&self, user: i64, agent: Option<&str>, refresh: Option<&str>) -> Session;
+    fn create_session(&self, user: i64, agent: Option<&str>, refresh: Option<&str>, until: Timestamp) -> Session;
     fn session_user(&self, session: i64, user: i64) -> Option<SessionUser>;
     fn touch_session(&self, session: i64) -> ();
-    fn rotate_refresh_token(&self, presented: &str, new: &str) -> RefreshOutcome;
+    fn rotate_refresh_token(&self, presented: &str, new: &str, until: Timestamp) -> RefreshOutcome;
     fn end_session(&self, user: i64, session: i64) -> ();
     fn end_other_sessions(&self, user: i64, keep: Option<i64>) -> u64;
     fn list_sessions(&self, user: i64) -> Vec<Session>;
-    fn change_password(&self, user: i64, hash: &str, keep: i64) -> ();
+    fn purge_sessions(&self, before: Timestamp) -> u64;
     fn open_direct_conversation(&self, a: i64, b: i64) -> Conversation;
     fn direct_conversation(&self, a: i64, b: i64) -> Option<Conversation>;
     fn member_conversation(&self, id: i64, user: i64) -> Option<MemberConversation>;
+    fn conversation_summary(&self, id: i64, user: i64) -> Option<ConversationSummary>;
     fn list_conversations(&self, user: i64, after: Option<(Timestamp, i64)>, limit: i64) -> Vec<ConversationSummary>;
     fn send_direct_message(&self, from: i64, to: i64, text: &str) -> Message;
     fn send_message(&self, id: i64, from: i64, text: &str, key: Option<Idempotency<'_>>) -> SendOutcome;

@@ -129,7 +129,10 @@ async fn rotating_a_refresh_token_spends_it_and_the_new_token_works() {
         expected.last_used_at = rotated.last_used_at;
         expected.expires_at = rotated.expires_at;
         assert_eq!(rotated, expected, "{b:?}: the same session");
-        assert!(rotated.expires_at > opened.expires_at, "{b:?}: open for longer");
+        assert!(
+            rotated.expires_at > opened.expires_at,
+            "{b:?}: open for longer"
+        );
         let ok = matches!(&second, RefreshOutcome::Rotated(s) if s.id == opened.id);
         assert!(ok, "{b:?}: the new token works: {second:?}");
         assert!(is_open(&store, &opened).await, "{b:?}: still open");

@@ -4,14 +4,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use missive_store::{ConflictKind, Message, User};
+use missive_store::{Message, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{FlexibleId, offset_page};
-use crate::accounts::{self, LoginName, NewAccount, RegisterError};
+use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, Username};
 use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
@@ -153,18 +153,10 @@ async fn register(
         password,
         full_name: None,
     };
-    match accounts::register(&state, account).await {
-        Ok(user) => Ok((StatusCode::CREATED, Json(user.into()))),
-        Err(RegisterError::Taken(ConflictKind::Username)) => Err(ApiError::Conflict {
-            code: "username_taken",
-            detail: "Username already exists",
-        }),
-        Err(RegisterError::Taken(ConflictKind::Email)) => Err(ApiError::Conflict {
-            code: "email_taken",
-            detail: "Email already exists",
-        }),
-        Err(RegisterError::Failed(err)) => Err(err),
-    }
+    let user = accounts::register(&state, account)
+        .await
+        .map_err(RegisterError::into_conflict)?;
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Log in with username and password.
@@ -180,10 +172,7 @@ async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     let user = accounts::login(&state, LoginName::Username(&body.username), &body.password)
         .await?
-        .ok_or(ApiError::Unauthorized {
-            code: "invalid_credentials",
-            detail: "Invalid credentials",
-        })?;
+        .ok_or(INVALID_CREDENTIALS)?;
     let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::Without).await?;
     Ok(Json(LoginResponse {
         access_token: opened.access.token,

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{FlexibleId, offset_page};
-use crate::accounts::{self, LoginName, NewAccount, RegisterError};
+use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, NotFoundAs};
@@ -174,10 +174,7 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let user = accounts::login(&state, LoginName::Email(&body.email), &body.password).await?;
-    let user = user.ok_or(ApiError::Unauthorized {
-        code: "invalid_credentials",
-        detail: "Invalid credentials",
-    })?;
+    let user = user.ok_or(INVALID_CREDENTIALS)?;
     token_for(&state, &user, agent.as_deref()).await
 }
 

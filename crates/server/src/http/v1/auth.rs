@@ -1,0 +1,203 @@
+//! `/v1/auth/*` and `/v1/sessions`: registering, logging in, refreshing and ending sessions.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use missive_store::User;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dto::{SessionOut, SessionTokens};
+use super::{TAG_AUTH, path_id};
+use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
+use crate::auth::AuthUser;
+use crate::domain::{AllValid, Email, Password, Username, parse_full_name};
+use crate::error::{ApiError, ErrorBody, NotFoundAs};
+use crate::extract::{Json, UserAgent};
+use crate::sessions::{self, Opened, Refresh, RefreshRefused};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery", "full_name": "Alice Liddell"}))]
+pub struct RegisterRequest {
+    username: String,
+    email: String,
+    password: String,
+    full_name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"login": "alice", "password": "correct-horse-battery"}))]
+pub struct LoginRequest {
+    /// A username or an e-mail address.
+    login: String,
+    password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+fn session_tokens(user: User, opened: Opened) -> SessionTokens {
+    SessionTokens {
+        user: user.into(),
+        access_token: opened.access.token,
+        token_type: "bearer",
+        expires_in: opened.access.expires_in,
+        refresh_token: opened.refresh_token.unwrap_or_default(),
+    }
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/v1/auth/register", tag = TAG_AUTH, request_body = RegisterRequest,
+    responses(
+        (status = 201, body = SessionTokens),
+        (status = 409, body = ErrorBody, description = "`username_taken` or `email_taken`"),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    UserAgent(agent): UserAgent,
+    Json(body): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<SessionTokens>), ApiError> {
+    let (username, email, password, full_name) = (
+        Username::parse(&body.username),
+        Email::parse(&body.email),
+        Password::parse(&body.password),
+        parse_full_name(body.full_name),
+    )
+        .all_valid()?;
+    let account = NewAccount {
+        username: Some(username),
+        email,
+        password,
+        full_name,
+    };
+    let user = accounts::register(&state, account)
+        .await
+        .map_err(RegisterError::into_conflict)?;
+    let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::With).await?;
+    Ok((StatusCode::CREATED, Json(session_tokens(user, opened))))
+}
+
+/// Sign in with a username or e-mail address.
+#[utoipa::path(post, path = "/v1/auth/login", tag = TAG_AUTH, request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionTokens),
+        (status = 401, body = ErrorBody, description = "`invalid_credentials`"),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    UserAgent(agent): UserAgent,
+    Json(body): Json<LoginRequest>,
+) -> Result<Json<SessionTokens>, ApiError> {
+    let name = if body.login.contains('@') {
+        LoginName::Email(&body.login)
+    } else {
+        LoginName::Username(&body.login)
+    };
+    let user = accounts::login(&state, name, &body.password)
+        .await?
+        .ok_or(INVALID_CREDENTIALS)?;
+    let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::With).await?;
+    Ok(Json(session_tokens(user, opened)))
+}
+
+/// Spend a refresh token for a new access token and a new refresh token. Each refresh token
+/// works once: presenting a spent one again ends its whole session (`refresh_token_reused`),
+/// since only a stolen copy would be presented twice.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = TAG_AUTH, request_body = RefreshRequest,
+    responses(
+        (status = 200, body = SessionTokens),
+        (status = 401, body = ErrorBody, description = "`invalid_refresh_token` or `refresh_token_reused`"),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> Result<Json<SessionTokens>, ApiError> {
+    match sessions::refresh(&state, body.refresh_token.trim()).await? {
+        Ok((user, opened)) => Ok(Json(session_tokens(user, opened))),
+        Err(RefreshRefused::Invalid) => Err(ApiError::Unauthorized {
+            code: "invalid_refresh_token",
+            detail: "Invalid refresh token",
+        }),
+        Err(RefreshRefused::Reused) => Err(ApiError::Unauthorized {
+            code: "refresh_token_reused",
+            detail: "Refresh token already used; the session has been ended",
+        }),
+    }
+}
+
+/// End the current session: its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = TAG_AUTH, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(
+    State(state): State<AppState>,
+    AuthUser { user, session_id }: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.store().end_session(user.id, session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the user, this one included.
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = TAG_AUTH, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout_all(
+    State(state): State<AppState>,
+    AuthUser { user, .. }: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.store().end_other_sessions(user.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user's open sessions, most recently used first.
+#[utoipa::path(get, path = "/v1/sessions", tag = TAG_AUTH, security(("bearer" = [])),
+    responses((status = 200, body = [SessionOut]), (status = 401, body = ErrorBody)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser { user, session_id }: AuthUser,
+) -> Result<Json<Vec<SessionOut>>, ApiError> {
+    let sessions = state.store().list_sessions(user.id).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|session| SessionOut::new(session, session_id))
+            .collect(),
+    ))
+}
+
+/// End one of the user's sessions.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = TAG_AUTH, security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`session_not_found`"),
+    ))]
+async fn end_session(
+    State(state): State<AppState>,
+    AuthUser { user, .. }: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    const NOT_FOUND: ApiError = ApiError::not_found("session_not_found", "Session not found");
+    let id = path_id(&id, NOT_FOUND)?;
+    state
+        .store()
+        .end_session(user.id, id)
+        .await
+        .not_found_as(NOT_FOUND)?;
+    Ok(StatusCode::NO_CONTENT)
+}

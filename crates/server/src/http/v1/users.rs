@@ -1,0 +1,151 @@
+//! `/v1/users`: the caller's own account, and finding other users.
+
+use axum::extract::{Path, State};
+use missive_store::AccountChanges;
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dto::{Me, PublicUser};
+use super::{TAG_USERS, path_id};
+use crate::auth::AuthUser;
+use crate::domain::{AllValid, Password, parse_full_name};
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::extract::{Json, Query};
+use crate::state::AppState;
+
+const MAX_SEARCH: i64 = 50;
+const USER_NOT_FOUND: ApiError = ApiError::not_found("user_not_found", "User not found");
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_me))
+        .routes(routes!(search))
+        .routes(routes!(by_id))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"full_name": "Alice L.", "current_password": "correct-horse-battery", "new_password": "a-new-long-password"}))]
+pub struct UpdateMe {
+    /// A new display name; `null` clears it; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    full_name: Option<Option<String>>,
+    /// Required to change the password.
+    current_password: Option<String>,
+    /// 8 to 128 characters. Changing it ends every other session.
+    new_password: Option<String>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// The start of a username, matched ignoring case.
+    q: String,
+    /// 1 to 50 (default 20).
+    limit: Option<i64>,
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/v1/users/me", tag = TAG_USERS, security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(AuthUser { user, .. }: AuthUser) -> Json<Me> {
+    Json(user.into())
+}
+
+/// Change the display name and/or the password.
+#[utoipa::path(patch, path = "/v1/users/me", tag = TAG_USERS, request_body = UpdateMe,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Me),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "`current_password_incorrect`"),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn update_me(
+    State(state): State<AppState>,
+    AuthUser { user, session_id }: AuthUser,
+    Json(body): Json<UpdateMe>,
+) -> Result<Json<Me>, ApiError> {
+    // Everything is checked before anything is written: a refused request changes nothing.
+    let full_name = body.full_name.map(parse_full_name).transpose();
+    let password_change = match (body.current_password, body.new_password) {
+        (_, None) => Ok(None),
+        (None, Some(_)) => Err(FieldError::new("current_password", "field required")),
+        (Some(current), Some(new)) => Password::parse(&new)
+            .map(|new| Some((current, new)))
+            .map_err(|err| FieldError::new("new_password", err.message)),
+    };
+    let (full_name, password_change) = (full_name, password_change).all_valid()?;
+    let new_hash = match password_change {
+        None => None,
+        Some((current, new)) => {
+            if !state
+                .passwords()
+                .verify(&current, Some(&user.password_hash))
+                .await?
+            {
+                return Err(ApiError::Forbidden {
+                    code: "current_password_incorrect",
+                    detail: "Current password is incorrect",
+                });
+            }
+            Some(state.passwords().hash(new.expose()).await?)
+        }
+    };
+    let changes = AccountChanges {
+        full_name,
+        password: new_hash.map(|hash| (hash, session_id)),
+    };
+    let user = state.store().update_account(user.id, changes).await?;
+    Ok(Json(user.into()))
+}
+
+/// Find users by the start of their username.
+#[utoipa::path(get, path = "/v1/users", tag = TAG_USERS, params(SearchParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = [PublicUser]),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn search(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Vec<PublicUser>>, ApiError> {
+    let prefix = params.q.trim();
+    if prefix.is_empty() || prefix.chars().count() > 50 || prefix.contains('\0') {
+        return Err(FieldError::new("q", "must be 1 to 50 characters").into());
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=MAX_SEARCH).contains(&limit) {
+        return Err(FieldError::new("limit", "must be 1 to 50").into());
+    }
+    let users = state.store().search_users(prefix, limit).await?;
+    Ok(Json(users.into_iter().map(PublicUser::from).collect()))
+}
+
+/// A user's public profile.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PublicUser),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`user_not_found`"),
+    ))]
+async fn by_id(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<PublicUser>, ApiError> {
+    let id = path_id(&id, USER_NOT_FOUND)?;
+    let user = state.store().user_by_id(id).await?.ok_or(USER_NOT_FOUND)?;
+    Ok(Json(user.into()))
+}
