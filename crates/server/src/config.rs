@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 use missive_store::Backend;
+
+use crate::limits::Rules;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://missive.db";
 const MIN_SECRET_BYTES: usize = 32;
@@ -29,6 +32,19 @@ pub struct Settings {
         global = true
     )]
     pub database_url: Option<String>,
+
+    /// Redis for rate limits and cache shared by every instance: redis://HOST:PORT/DB. Without
+    /// it, both are kept in-process (right for a single instance).
+    #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+
+    /// The prefix of every Redis key, so deployments can share one Redis.
+    #[arg(long, env = "MISSIVE_REDIS_PREFIX", value_name = "MISSIVE_REDIS_PREFIX", default_value = "missive", global = true)]
+    pub redis_prefix: String,
+
+    /// Cache the hot reads (the token check, conversation pages): `on` or `off`.
+    #[arg(long, env = "MISSIVE_CACHE", value_name = "MISSIVE_CACHE", default_value = "on", global = true)]
+    pub cache: Switch,
 
     /// HMAC key for access tokens, at least 32 bytes. Required with PostgreSQL; with SQLite a
     /// key is generated once and kept beside the database file.
@@ -117,10 +133,26 @@ pub struct Settings {
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
     pub session_idle_days: u32,
 
+    /// Rate limits: `off`, or overrides like `face2.send=100/min,face1.send=off` (see the
+    /// README for every rule and its default).
+    #[arg(long, env = "MISSIVE_RATE_LIMITS", value_name = "MISSIVE_RATE_LIMITS", global = true)]
+    pub rate_limits: Option<String>,
+
+    /// Proxies whose X-Forwarded-For / Forwarded headers are believed: addresses or CIDR
+    /// networks, comma-separated. None by default: the socket's peer is the client.
+    #[arg(long, env = "MISSIVE_TRUSTED_PROXIES", value_name = "MISSIVE_TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: String,
+
     /// Longest time a request may take before it is answered 503.
     #[arg(long, env = "MISSIVE_REQUEST_TIMEOUT_SECS", value_name = "MISSIVE_REQUEST_TIMEOUT_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
     pub request_timeout_secs: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -191,6 +223,12 @@ pub struct Config {
     pub request_timeout: Duration,
     pub idempotency_ttl: Duration,
     pub session_idle: Duration,
+    pub rate_limits: Rules,
+    pub trusted_proxies: Vec<IpNet>,
+    /// `None`: limits and cache are in-process.
+    pub redis_url: Option<Secret>,
+    pub redis_prefix: String,
+    pub cache: bool,
 }
 
 /// A setting that cannot be used, with its name, for the one-line start-up error.
@@ -246,6 +284,24 @@ impl Settings {
             request_timeout: Duration::from_secs(u64::from(self.request_timeout_secs)),
             idempotency_ttl: Duration::from_secs(u64::from(self.idempotency_ttl_hours) * 3600),
             session_idle: Duration::from_secs(u64::from(self.session_idle_days) * 86_400),
+            rate_limits: match &self.rate_limits {
+                Some(spec) => Rules::parse(spec)
+                    .map_err(|problem| ConfigError::new("MISSIVE_RATE_LIMITS", problem))?,
+                None => Rules::default(),
+            },
+            trusted_proxies: crate::http::parse_trusted(&self.trusted_proxies)
+                .map_err(|problem| ConfigError::new("MISSIVE_TRUSTED_PROXIES", problem))?,
+            redis_url: match &self.redis_url {
+                Some(url) if !url.starts_with("redis://") && !url.starts_with("rediss://") => {
+                    return Err(ConfigError::new(
+                        "REDIS_URL",
+                        format!("{} must start with redis:// or rediss://", redact_url(url)),
+                    ));
+                }
+                url => url.clone().map(Secret::new),
+            },
+            redis_prefix: self.redis_prefix.clone(),
+            cache: self.cache == Switch::On,
         })
     }
 

@@ -73,6 +73,11 @@ pub enum ApiError {
         code: &'static str,
         detail: &'static str,
     },
+    /// 429, with `Retry-After`: the route's rate limit is used up.
+    RateLimited {
+        detail: &'static str,
+        retry_after_secs: u64,
+    },
     /// 503: a dependency (the database) is unreachable; the client may retry.
     Unavailable,
     /// 500: a bug. The cause was logged where it happened; the body says nothing of it.
@@ -99,6 +104,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -127,6 +133,7 @@ impl ApiError {
                     .join("; ");
                 ("validation_failed", detail, errors)
             }
+            Self::RateLimited { detail, .. } => ("rate_limited", detail.to_owned(), Vec::new()),
             Self::Unavailable => (
                 "service_unavailable",
                 "Service temporarily unavailable, try again shortly".into(),
@@ -145,12 +152,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let unauthorized = status == StatusCode::UNAUTHORIZED;
+        let retry_after = match &self {
+            Self::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        };
         let mut response = (status, axum::Json(self.into_body())).into_response();
-        if unauthorized {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -166,6 +178,7 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
         StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
         StatusCode::INTERNAL_SERVER_ERROR => "internal_error",
         s if s.is_client_error() => "bad_request",

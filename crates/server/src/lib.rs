@@ -12,6 +12,7 @@ pub mod extract;
 pub mod http;
 mod keyfile;
 pub mod limits;
+pub mod redis_conn;
 pub mod sessions;
 pub mod state;
 pub mod telemetry;
@@ -25,7 +26,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Passwords;
 use crate::config::{Config, SecretSource, redact_url};
-use crate::limits::Unlimited;
+use crate::limits::MemoryLimiter;
 use crate::state::AppState;
 
 pub struct App {
@@ -77,7 +78,8 @@ impl App {
     ) -> Result<Self, StartError> {
         let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
         log_setup(&config);
-        let state = AppState::new(config, store, passwords, Arc::new(Unlimited));
+        let limiter = Arc::new(MemoryLimiter::new(config.rate_limits.longest_window()));
+        let state = AppState::new(config, store, passwords, limiter);
         Ok(Self { state, pool })
     }
 

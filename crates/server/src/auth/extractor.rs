@@ -3,6 +3,7 @@
 //! credentials and bad ones get the two messages the seed services use.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use missive_store::{Timestamp, User};
@@ -31,15 +32,10 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(NOT_AUTHENTICATED)?;
-        let value = header.to_str().map_err(|_| NOT_AUTHENTICATED)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(NOT_AUTHENTICATED)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(NOT_AUTHENTICATED);
-        }
+        let token = bearer_token(&parts.headers).ok_or(NOT_AUTHENTICATED)?;
         let subject = state
             .tokens()
-            .verify(token.trim())
+            .verify(token)
             .map_err(|_| INVALID_TOKEN)?;
         // One query: the session must still be open and its user still exist.
         let found = state
@@ -55,6 +51,14 @@ impl FromRequestParts<AppState> for AuthUser {
             session_id: subject.session_id,
         })
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Records the session's use off the request path: a lost update only makes "last used" a

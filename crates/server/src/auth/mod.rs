@@ -5,6 +5,6 @@ mod extractor;
 mod password;
 mod token;
 
-pub use extractor::AuthUser;
+pub use extractor::{AuthUser, bearer_token};
 pub use password::Passwords;
 pub use token::{IssuedToken, TokenError, TokenSubject, Tokens};

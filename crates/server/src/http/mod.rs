@@ -1,9 +1,11 @@
 //! The HTTP surface: every face's routes, the docs, and the middleware every request passes
 //! through (request ids, logging, CORS, body limit, timeout, panic guard, JSON errors).
 
+mod client_ip;
 mod compat;
 mod docs;
 mod health;
+mod rate_limit;
 mod v1;
 
 use std::time::Duration;
@@ -42,8 +44,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(v1::routes())
 }
 
+pub use client_ip::parse_trusted;
+
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
+    let limits = axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce);
     let (routes, api) = api_routes().split_for_parts();
     // `Router::layer` wraps every route and the fallback; the last layer added is the
     // outermost. Reading bottom-up: the request id exists before anything logs, and every
@@ -52,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::routes(docs::finish(api)))
         .fallback(|| async { ApiError::not_found("not_found", "Not Found") })
         .with_state(state)
+        .layer(limits)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -139,6 +145,13 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             REQUEST_ID,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([REQUEST_ID])
+        .expose_headers([
+            REQUEST_ID,
+            HeaderName::from_static("retry-after"),
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
         .max_age(Duration::from_secs(3600))
 }

@@ -86,6 +86,12 @@ pub fn test_config(db: &TestDb) -> Config {
         request_timeout: Duration::from_secs(30),
         idempotency_ttl: Duration::from_secs(24 * 3600),
         session_idle: Duration::from_secs(30 * 86_400),
+        // Tests register many users from one address; the rate-limit tests turn limits on.
+        rate_limits: missive::limits::Rules::off(),
+        trusted_proxies: Vec::new(),
+        redis_url: None,
+        redis_prefix: "missive".into(),
+        cache: true,
     }
 }
 

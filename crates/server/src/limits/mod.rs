@@ -1,0 +1,50 @@
+//! Rate limits. Routes have named rules ([`Rules`]); a [`RateLimiter`] counts requests per
+//! rule and key (the user, or the client IP without a valid token). In-process by default
+//! ([`MemoryLimiter`]); shared by every instance through Redis when `REDIS_URL` is set.
+//!
+//! Both count with a sliding-window log: a request is allowed when fewer than `limit`
+//! requests were allowed in the last `window`. Unlike a fixed window (which lets 2 x limit
+//! through around a window boundary) or GCRA (which lets a full burst through and then
+//! refills, close to 2 x limit in one window), this is exact: never more than `limit` in
+//! any `window`. Refused requests are not counted.
+
+mod memory;
+mod rules;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryLimiter;
+pub use rules::{Rule, Rules};
+
+/// What a limiter says about one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u32,
+    /// Requests still allowed in the current window after this one.
+    pub remaining: u32,
+    /// Time until the oldest counted request leaves the window, freeing a slot (zero when
+    /// none is counted). For a refused request: when to retry.
+    pub reset_after: Duration,
+}
+
+/// Whether the limiter is working as configured, for `/readyz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimiterHealth {
+    Ok,
+    /// The shared limiter is unreachable; limits are being kept per instance meanwhile.
+    Degraded,
+}
+
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one request against `rule` for `key` if it is allowed. Never fails: a limiter
+    /// that cannot reach its backend falls back rather than refusing or erroring.
+    async fn check(&self, rule: &Rule, key: &str) -> Decision;
+
+    fn health(&self) -> LimiterHealth {
+        LimiterHealth::Ok
+    }
+}
