@@ -11,6 +11,7 @@ mod hostile_input;
 mod message_service;
 mod outage;
 mod platform;
+mod rate_limits;
 mod v1_auth;
 mod v1_conversations;
 mod v1_delivery;
