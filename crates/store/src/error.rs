@@ -38,25 +38,29 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
-            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
-                Self::Unavailable(err)
-            }
+            sqlx::Error::Database(db) if is_transient(db.as_ref()) => Self::Unavailable(err),
             _ => Self::Other(err),
         }
     }
 }
 
-/// Error codes that mean "the server is going away or overloaded", not "your query is wrong":
-/// PostgreSQL's connection-exception class (08xxx), shutdown and start-up (57P01..57P03),
-/// too many connections (53300); SQLite's BUSY (5) and LOCKED (6) after the busy timeout.
-fn is_transient(code: Option<&str>) -> bool {
-    match code {
-        Some(code) => {
-            code.starts_with("08")
-                || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6")
-        }
-        None => false,
+/// Errors that mean "busy, overloaded or going away; try again", not "your query is wrong".
+/// SQLite: BUSY (5) and LOCKED (6), including their extended codes (the low byte is the
+/// primary code), left after the busy timeout. PostgreSQL: the connection-exception class
+/// (08xxx), shutdown and start-up (57P01..57P03), too many connections (53300), serialization
+/// failure and deadlock (40001, 40P01), and a cancelled statement (57014).
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6));
     }
+    code.starts_with("08")
+        || matches!(
+            code.as_ref(),
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "57014"
+        )
 }
 
 /// True when `err` is a unique-constraint violation. Checked by kind, not by constraint name,

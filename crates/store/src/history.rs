@@ -3,7 +3,7 @@
 
 use crate::conversations::ordered;
 use crate::pool::on_pool;
-use crate::sql::{message_select, not_hidden_from};
+use crate::sql::{Dialect, message_select, not_hidden_from};
 use crate::{HistoryWindow, Message, MessageWindow, Page, SqlStore, StoreError};
 
 const OF_USER: &str = concat!(
@@ -11,7 +11,7 @@ const OF_USER: &str = concat!(
     "JOIN conversation_members cm ON cm.conversation_id = m.conversation_id \
      WHERE cm.user_id = $1 AND m.deleted_at IS NULL AND ",
     not_hidden_from!("$1"),
-    " ORDER BY m.id LIMIT $2 OFFSET $3"
+    " ORDER BY m.id DESC LIMIT $2 OFFSET $3"
 );
 const DIRECT_HISTORY: &str = concat!(
     message_select!(),
@@ -24,6 +24,10 @@ const DIRECT_COUNT: &str = concat!(
      WHERE c.direct_low = $1 AND c.direct_high = $2 AND m.deleted_at IS NULL AND ",
     not_hidden_from!("$3")
 );
+// A read that sees one snapshot throughout. PostgreSQL's default (read committed) gives each
+// statement its own; in SQLite's WAL mode a transaction keeps the snapshot of its first read.
+const SNAPSHOT_PG: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+const SNAPSHOT_SQLITE: &str = "BEGIN";
 // Tombstones are part of a conversation's history (their seq is), hidden messages are not.
 const WINDOW_BEFORE: &str = concat!(
     message_select!(),
@@ -39,15 +43,19 @@ const WINDOW_AFTER: &str = concat!(
 );
 
 impl SqlStore {
+    /// The window is counted from the newest message, so a client that polls without
+    /// paging always sees what arrived last; it is returned oldest first.
     pub(crate) async fn list_user_messages(
         &self,
         user: i64,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Message>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+        let mut newest_first: Vec<Message> = on_pool!(&self.pool, p => {
             sqlx::query_as(OF_USER).bind(user).bind(limit).bind(offset).fetch_all(p).await
-        })?)
+        })?;
+        newest_first.reverse();
+        Ok(newest_first)
     }
 
     pub(crate) async fn list_direct_history(
@@ -58,13 +66,16 @@ impl SqlStore {
         offset: i64,
     ) -> Result<Page<Message>, StoreError> {
         let (low, high) = ordered(user, peer);
+        // The page and its total come from one snapshot, so they always agree.
         let (items, total) = on_pool!(&self.pool, p => {
+            let mut tx = p.begin_with(p.pick(SNAPSHOT_PG, SNAPSHOT_SQLITE)).await?;
             let items: Vec<Message> = sqlx::query_as(DIRECT_HISTORY)
                 .bind(low).bind(high).bind(user).bind(limit).bind(offset)
-                .fetch_all(p).await?;
+                .fetch_all(&mut *tx).await?;
             let total: i64 = sqlx::query_scalar(DIRECT_COUNT)
                 .bind(low).bind(high).bind(user)
-                .fetch_one(p).await?;
+                .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
             (items, total)
         });
         Ok(Page { items, total })

@@ -22,8 +22,9 @@ const USE_SESSION: &str = "UPDATE sessions SET last_used_at = $2, expires_at = $
     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 \
     RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at";
 const SPENT_TOKEN_SESSION: &str = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1";
-const REVOKE_BY_ID: &str =
-    "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+// Ends a session that is still open: one that expired meanwhile is not "ended by theft".
+const REVOKE_BY_ID: &str = "UPDATE sessions SET revoked_at = $2 \
+    WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2";
 const REVOKE_OWN: &str = "UPDATE sessions SET revoked_at = $3 \
     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
 pub(crate) const REVOKE_OTHERS: &str = "UPDATE sessions SET revoked_at = $3 \

@@ -157,7 +157,8 @@ pub trait Store: Send + Sync + 'static {
         user: i64,
         seq: i64,
     ) -> Result<ReadState, StoreError>;
-    /// Every message the user sent or received, oldest first.
+    /// The `limit` most recent messages the user sent or received, after skipping the
+    /// `offset` most recent, listed oldest first.
     async fn messages_of_user(
         &self,
         user: i64,

@@ -36,6 +36,8 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (user_id, idem_key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+-- Deleting a message (with its sender's account) removes its key through this index.
+CREATE INDEX idempotency_keys_message ON idempotency_keys (message_id);
 
 -- Messages a user deleted "for me" only.
 CREATE TABLE hidden_messages (
@@ -43,6 +45,4 @@ CREATE TABLE hidden_messages (
     message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     PRIMARY KEY (user_id, message_id)
 );
-
--- Conversation lists are ordered by last activity.
-CREATE INDEX conversations_activity ON conversations (last_message_at, id);
+CREATE INDEX hidden_messages_message ON hidden_messages (message_id);

@@ -168,7 +168,7 @@ async fn only_the_sender_can_edit_and_earlier_contents_are_kept_in_order() {
 }
 
 #[tokio::test]
-async fn messages_of_user_are_sent_and_received_oldest_first_and_paginated() {
+async fn messages_of_user_are_the_newest_window_listed_oldest_first() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
@@ -179,12 +179,14 @@ async fn messages_of_user_are_sent_and_received_oldest_first_and_paginated() {
         send(&store, &alice, &carol, "a4").await;
 
         let all = of_user(&store, alice.id, 100, 0).await;
+        let newest = of_user(&store, alice.id, 2, 0).await;
         let page = of_user(&store, alice.id, 2, 1).await;
         let past_end = of_user(&store, alice.id, 10, 4).await;
         let stranger = of_user(&store, UNKNOWN, 10, 0).await;
 
         assert_eq!(all, ["a1", "a2", "a3", "a4"], "{b:?}: oldest first");
-        assert_eq!(page, ["a2", "a3"], "{b:?}: limit and offset");
+        assert_eq!(newest, ["a3", "a4"], "{b:?}: the window ends at the newest");
+        assert_eq!(page, ["a2", "a3"], "{b:?}: offset steps back from the newest");
         assert!(past_end.is_empty(), "{b:?}: past the end: {past_end:?}");
         assert!(stranger.is_empty(), "{b:?}: unknown user: {stranger:?}");
         let bobs = of_user(&store, bob.id, 100, 0).await;
