@@ -146,7 +146,9 @@ impl SqlStore {
                             Some(id) => sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?,
                             None => None,
                         };
-                        // The message it stored was since removed with its sender's account.
+                        // Not reachable: a key and its message are stored in one transaction and
+                        // deleted together (ON DELETE CASCADE). Answered as not found rather
+                        // than trusted.
                         return earlier_message
                             .map(SendOutcome::Replayed)
                             .ok_or(StoreError::NotFound);
