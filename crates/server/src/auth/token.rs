@@ -16,7 +16,13 @@ struct Claims {
     sid: i64,
     iat: i64,
     exp: i64,
+    /// Both `missive`: a token signed with the same key by another service (say, a seed
+    /// still running with the old `SECRET_KEY`) is not ours.
+    iss: String,
+    aud: String,
 }
+
+const ISSUER: &str = "missive";
 
 /// Who a valid access token speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +53,9 @@ pub enum TokenError {
 impl Tokens {
     pub fn new(secret: &Secret, ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["sub", "exp", "iat"]);
+        validation.set_required_spec_claims(&["sub", "exp", "iat", "iss", "aud"]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[ISSUER]);
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
@@ -65,6 +73,8 @@ impl Tokens {
             sid: subject.session_id,
             iat: now,
             exp: now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+            iss: ISSUER.into(),
+            aud: ISSUER.into(),
         };
         // Signing with an HMAC key cannot fail; the fallback only keeps this path panic-free.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -130,6 +140,8 @@ mod tests {
         let claims = Claims {
             sub: "1".into(),
             sid: 1,
+            iss: ISSUER.into(),
+            aud: ISSUER.into(),
             iat: now - 7200,
             exp: now - 3600,
         };
@@ -139,10 +151,28 @@ mod tests {
     }
 
     #[test]
+    fn a_token_for_another_audience_is_refused_even_with_the_right_key() {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: "1".into(),
+            sid: 1,
+            iss: "chat-service".into(),
+            aud: "chat-service".into(),
+            iat: now,
+            exp: now + 600,
+        };
+        let key = EncodingKey::from_secret("k".repeat(32).as_bytes());
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
+        assert_eq!(tokens().verify(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
     fn another_algorithm_is_refused_even_with_the_right_key() {
         let claims = Claims {
             sub: "1".into(),
             sid: 1,
+            iss: ISSUER.into(),
+            aud: ISSUER.into(),
             iat: 0,
             exp: i64::MAX / 2,
         };

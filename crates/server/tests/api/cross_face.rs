@@ -13,8 +13,10 @@ const SECRET: &str = "a-test-secret-that-is-at-least-32-bytes";
 /// The user id a token names (face 1 answers a registration with a token only).
 fn user_id_of(token: &str) -> i64 {
     let key = DecodingKey::from_secret(SECRET.as_bytes());
-    let data = jsonwebtoken::decode::<Value>(token, &key, &Validation::new(Algorithm::HS256))
-        .expect("a token the app issued");
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&["missive"]);
+    let data =
+        jsonwebtoken::decode::<Value>(token, &key, &validation).expect("a token the app issued");
     data.claims["sub"].as_str().unwrap().parse().unwrap()
 }
 

@@ -93,7 +93,10 @@ async fn current_session(app: &TestApp, token: &str) -> i64 {
 
 fn forged_token(sub: i64, sid: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": sub.to_string(), "sid": sid, "iat": now, "exp": now + 600});
+    let claims = json!({
+        "sub": sub.to_string(), "sid": sid, "iat": now, "exp": now + 600,
+        "iss": "missive", "aud": "missive",
+    });
     let key = EncodingKey::from_secret(SECRET.as_bytes());
     jsonwebtoken::encode(&Header::default(), &claims, &key).unwrap()
 }
