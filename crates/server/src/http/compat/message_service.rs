@@ -103,9 +103,9 @@ impl From<Message> for MessageRead {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// How many messages, 1 to 1000 (default 1000).
+    /// How many messages, 1 to 1000 (default 1000): the most recent ones.
     limit: Option<i64>,
-    /// How many to skip from the oldest (default 0).
+    /// How many of the most recent to skip, to page back in time (default 0).
     offset: Option<i64>,
 }
 
@@ -204,7 +204,8 @@ async fn send_message(
     }))
 }
 
-/// Every message the caller sent or received, oldest first.
+/// The messages the caller sent or received, oldest first: the most recent 1000 unless
+/// `limit`/`offset` say otherwise.
 #[utoipa::path(get, path = "/messages/", tag = TAG, params(ListParams),
     security(("bearer" = [])),
     responses(
