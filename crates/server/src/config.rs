@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use missive_store::Backend;
 
+use crate::http::ForwardedHeader;
 use crate::limits::Rules;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://missive.db";
@@ -31,19 +32,37 @@ pub struct Settings {
         hide_env_values = true,
         global = true
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
 
     /// Redis for rate limits and cache shared by every instance: redis://HOST:PORT/DB. Without
     /// it, both are kept in-process (right for a single instance).
-    #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", hide_env_values = true, global = true)]
-    pub redis_url: Option<String>,
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        value_name = "REDIS_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub redis_url: Option<Secret>,
 
     /// The prefix of every Redis key, so deployments can share one Redis.
-    #[arg(long, env = "MISSIVE_REDIS_PREFIX", value_name = "MISSIVE_REDIS_PREFIX", default_value = "missive", global = true)]
+    #[arg(
+        long,
+        env = "MISSIVE_REDIS_PREFIX",
+        value_name = "MISSIVE_REDIS_PREFIX",
+        default_value = "missive",
+        global = true
+    )]
     pub redis_prefix: String,
 
     /// Cache the hot reads (the token check, conversation pages): `on` or `off`.
-    #[arg(long, env = "MISSIVE_CACHE", value_name = "MISSIVE_CACHE", default_value = "on", global = true)]
+    #[arg(
+        long,
+        env = "MISSIVE_CACHE",
+        value_name = "MISSIVE_CACHE",
+        default_value = "on",
+        global = true
+    )]
     pub cache: Switch,
 
     /// HMAC key for access tokens, at least 32 bytes. Required with PostgreSQL; with SQLite a
@@ -135,13 +154,34 @@ pub struct Settings {
 
     /// Rate limits: `off`, or overrides like `face2.send=100/min,face1.send=off` (see the
     /// README for every rule and its default).
-    #[arg(long, env = "MISSIVE_RATE_LIMITS", value_name = "MISSIVE_RATE_LIMITS", global = true)]
+    #[arg(
+        long,
+        env = "MISSIVE_RATE_LIMITS",
+        value_name = "MISSIVE_RATE_LIMITS",
+        global = true
+    )]
     pub rate_limits: Option<String>,
 
     /// Proxies whose X-Forwarded-For / Forwarded headers are believed: addresses or CIDR
     /// networks, comma-separated. None by default: the socket's peer is the client.
-    #[arg(long, env = "MISSIVE_TRUSTED_PROXIES", value_name = "MISSIVE_TRUSTED_PROXIES", default_value = "", global = true)]
+    #[arg(
+        long,
+        env = "MISSIVE_TRUSTED_PROXIES",
+        value_name = "MISSIVE_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
     pub trusted_proxies: String,
+
+    /// The header the trusted proxies append the client's address to.
+    #[arg(
+        long,
+        env = "MISSIVE_FORWARDED_HEADER",
+        value_name = "MISSIVE_FORWARDED_HEADER",
+        default_value = "x-forwarded-for",
+        global = true
+    )]
+    pub forwarded_header: ForwardedHeader,
 
     /// Longest time a request may take before it is answered 503.
     #[arg(long, env = "MISSIVE_REQUEST_TIMEOUT_SECS", value_name = "MISSIVE_REQUEST_TIMEOUT_SECS",
@@ -225,6 +265,7 @@ pub struct Config {
     pub session_idle: Duration,
     pub rate_limits: Rules,
     pub trusted_proxies: Vec<IpNet>,
+    pub forwarded_header: ForwardedHeader,
     /// `None`: limits and cache are in-process.
     pub redis_url: Option<Secret>,
     pub redis_prefix: String,
@@ -252,7 +293,7 @@ impl Settings {
     /// Checks every value and resolves defaults that need the filesystem (the SQLite key file).
     pub fn resolve(&self) -> Result<Config, ConfigError> {
         let database_url = match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => url.expose().to_owned(),
             None => split_database_url(&|name| std::env::var(name).ok())?
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
         };
@@ -291,14 +332,21 @@ impl Settings {
             },
             trusted_proxies: crate::http::parse_trusted(&self.trusted_proxies)
                 .map_err(|problem| ConfigError::new("MISSIVE_TRUSTED_PROXIES", problem))?,
+            forwarded_header: self.forwarded_header,
             redis_url: match &self.redis_url {
-                Some(url) if !url.starts_with("redis://") && !url.starts_with("rediss://") => {
+                Some(url)
+                    if !url.expose().starts_with("redis://")
+                        && !url.expose().starts_with("rediss://") =>
+                {
                     return Err(ConfigError::new(
                         "REDIS_URL",
-                        format!("{} must start with redis:// or rediss://", redact_url(url)),
+                        format!(
+                            "{} must start with redis:// or rediss://",
+                            redact_url(url.expose())
+                        ),
                     ));
                 }
-                url => url.clone().map(Secret::new),
+                url => url.clone(),
             },
             redis_prefix: self.redis_prefix.clone(),
             cache: self.cache == Switch::On,
@@ -506,5 +554,25 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[test]
+    fn settings_debug_shows_no_password_or_key() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "missive",
+            "--database-url=postgres://u:hunter2@h/db",
+            "--redis-url=redis://:hunter3@h",
+            "--secret-key=an-hmac-key-that-is-long-enough-0123456789",
+        ])
+        .unwrap();
+        let shown = format!("{:?}", cli.settings);
+        for secret in ["hunter2", "hunter3", "an-hmac-key"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -26,7 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Passwords;
 use crate::config::{Config, SecretSource, redact_url};
-use crate::limits::MemoryLimiter;
+use crate::limits::{MemoryLimiter, RateLimiter, RedisLimiter};
 use crate::state::AppState;
 
 pub struct App {
@@ -44,6 +45,8 @@ pub enum StartError {
     },
     #[error("password hashing could not start")]
     Passwords,
+    #[error("REDIS_URL: {0}")]
+    Redis(String),
 }
 
 /// Connects to the database and applies its migrations.
@@ -65,8 +68,35 @@ pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
 /// Everything a running instance needs, ready to serve.
 pub async fn build(config: Config) -> Result<App, StartError> {
     let pool = connect(&config).await?;
-    let store: Arc<dyn Store> = Arc::new(SqlStore::new(pool.clone()));
+    let store = build_store(&config, &pool)?;
     App::with_store(config, store, pool).await
+}
+
+/// The SQL store, behind the cache when `MISSIVE_CACHE` is on: in Redis (shared by every
+/// instance) when `REDIS_URL` is set, else in-process.
+fn build_store(config: &Config, pool: &DbPool) -> Result<Arc<dyn Store>, StartError> {
+    let store: Arc<dyn Store> = Arc::new(SqlStore::new(pool.clone()));
+    if !config.cache {
+        tracing::info!("cache: off");
+        return Ok(store);
+    }
+    let cache: Arc<dyn cache::Cache> = match &config.redis_url {
+        Some(url) => {
+            let redis = redis_conn::Redis::connect(url.expose(), &config.redis_prefix)
+                .map_err(StartError::Redis)?;
+            Arc::new(cache::RedisCache::new(redis))
+        }
+        None => Arc::new(cache::MemoryCache::default()),
+    };
+    if config.redis_url.is_none() && config.backend == missive_store::Backend::Postgres {
+        tracing::warn!(
+            "cache: in-process, right for one instance only: with several, set REDIS_URL (or \
+             MISSIVE_CACHE=off), or one may answer from a state another has changed"
+        );
+    } else {
+        tracing::info!(ttl = ?cache::ENTRY_TTL, "cache: {}", cache.location());
+    }
+    Ok(Arc::new(cache::CachedStore::new(store, cache)))
 }
 
 impl App {
@@ -78,7 +108,7 @@ impl App {
     ) -> Result<Self, StartError> {
         let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
         log_setup(&config);
-        let limiter = Arc::new(MemoryLimiter::new(config.rate_limits.longest_window()));
+        let limiter = build_limiter(&config)?;
         let state = AppState::new(config, store, passwords, limiter);
         Ok(Self { state, pool })
     }
@@ -105,6 +135,19 @@ impl App {
     }
 }
 
+/// Rate limits shared by every instance through Redis when `REDIS_URL` is set, else kept
+/// in-process. A bad URL stops start-up; an unreachable Redis does not (the limiter counts
+/// in-process until it answers).
+fn build_limiter(config: &Config) -> Result<Arc<dyn RateLimiter>, StartError> {
+    let longest_window = config.rate_limits.longest_window();
+    let Some(url) = &config.redis_url else {
+        return Ok(Arc::new(MemoryLimiter::new(longest_window)));
+    };
+    let redis = redis_conn::Redis::connect(url.expose(), &config.redis_prefix)
+        .map_err(StartError::Redis)?;
+    Ok(Arc::new(RedisLimiter::new(redis, longest_window)))
+}
+
 /// Once an hour: forgets expired idempotency keys and deletes sessions that ended or expired
 /// more than an idle period ago. Both are already ignored when met; this keeps tables small.
 async fn housekeeping(state: AppState) {
@@ -129,7 +172,14 @@ fn log_setup(config: &Config) {
         backend = ?config.backend,
         "database ready (migrations applied)"
     );
-    tracing::info!("rate limits, cache and events: in-process");
+    match &config.redis_url {
+        None => tracing::info!("rate limits and events: in-process"),
+        Some(url) => tracing::info!(
+            redis = %redact_url(url.expose()),
+            prefix = %config.redis_prefix,
+            "rate limits: shared through Redis; events: in-process"
+        ),
+    }
     match &config.secret_source {
         SecretSource::Configured => {}
         SecretSource::KeyFile { path, created } => tracing::warn!(

@@ -25,8 +25,8 @@ impl Redis {
     /// Prepares the connection without waiting for it: the service starts (degraded) even
     /// when Redis is down, and connects once it is reachable.
     pub fn connect(url: &str, prefix: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url)
-            .map_err(|err| format!("{}: {err}", redact_url(url)))?;
+        let client =
+            redis::Client::open(url).map_err(|err| format!("{}: {err}", redact_url(url)))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))

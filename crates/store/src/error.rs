@@ -54,7 +54,9 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
         return false;
     };
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        return code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6));
+        return code
+            .parse::<i32>()
+            .is_ok_and(|code| matches!(code & 0xff, 5 | 6));
     }
     code.starts_with("08")
         || matches!(

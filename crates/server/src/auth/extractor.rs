@@ -33,11 +33,9 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers).ok_or(NOT_AUTHENTICATED)?;
-        let subject = state
-            .tokens()
-            .verify(token)
-            .map_err(|_| INVALID_TOKEN)?;
-        // One query: the session must still be open and its user still exist.
+        let subject = state.tokens().verify(token).map_err(|_| INVALID_TOKEN)?;
+        // One query (none once cached: see `cache::CachedStore::session_user`): the session
+        // must still be open and its user still exist.
         let found = state
             .store()
             .session_user(subject.session_id, subject.user_id)

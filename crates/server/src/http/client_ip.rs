@@ -1,47 +1,69 @@
 //! The client's IP address, for limits keyed by IP. It is the socket's peer, unless that peer
-//! is a proxy listed in `MISSIVE_TRUSTED_PROXIES`: then `X-Forwarded-For` (or `Forwarded`) is
-//! read from the right, skipping trusted proxies, and the first other address is the client.
-//! A client talking to us directly cannot choose its address by inventing a header.
+//! is a proxy listed in `MISSIVE_TRUSTED_PROXIES`: then the one header that proxy sets
+//! (`MISSIVE_FORWARDED_HEADER`: `X-Forwarded-For` by default, or `Forwarded`) is read from the
+//! right, skipping trusted proxies, and the first other address is the client. A client
+//! talking to us directly cannot choose its address by inventing a header, and behind a
+//! proxy it cannot either: only the header the proxy appends to is read (proxies pass the
+//! other one through untouched, so reading it would let clients pick their address).
 
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
+use clap::ValueEnum;
 use ipnet::IpNet;
 
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+/// The header the trusted proxies append the client's address to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ForwardedHeader {
+    #[default]
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    #[value(name = "forwarded")]
+    Forwarded,
+}
+
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    header: ForwardedHeader,
+) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let mut hops = forwarded_for(headers);
+    let mut hops = forwarded_for(headers, header);
     // The nearest hop is last; the first untrusted one from the right is the client.
     hops.reverse();
     let client = hops.iter().find(|ip| !is_trusted(ip));
     client.or(hops.last()).copied().unwrap_or(peer)
 }
 
-/// The addresses a request passed through, client first, from `Forwarded` if present and
-/// otherwise `X-Forwarded-For`. Entries that are not addresses are skipped.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let values = |name| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect::<Vec<_>>()
+/// The addresses a request passed through, client first, from the chosen header. Entries that
+/// are not addresses are skipped.
+fn forwarded_for(headers: &HeaderMap, header: ForwardedHeader) -> Vec<IpAddr> {
+    let name = match header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => "forwarded",
     };
-    let forwarded: Vec<IpAddr> = values("forwarded")
-        .into_iter()
-        .flat_map(|element| element.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix("for=").or_else(|| pair.trim().strip_prefix("For=")))
-        .filter_map(parse_node)
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded;
+    let elements = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim);
+    match header {
+        ForwardedHeader::XForwardedFor => elements.filter_map(parse_node).collect(),
+        // `for=` (any case) among the `;`-separated pairs of each element (RFC 7239).
+        ForwardedHeader::Forwarded => elements
+            .flat_map(|element| element.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.eq_ignore_ascii_case("for").then_some(value)
+            })
+            .filter_map(parse_node)
+            .collect(),
     }
-    values("x-forwarded-for").into_iter().filter_map(parse_node).collect()
 }
 
 /// `192.0.2.1`, `"[2001:db8::1]:4711"`, `192.0.2.1:80` → the address.
@@ -53,7 +75,8 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     if let Some(rest) = node.strip_prefix('[') {
         return rest.split(']').next()?.parse().ok();
     }
-    node.rsplit_once(':').and_then(|(host, _port)| host.parse().ok())
+    node.rsplit_once(':')
+        .and_then(|(host, _port)| host.parse().ok())
 }
 
 /// Parses `MISSIVE_TRUSTED_PROXIES`: comma-separated addresses or CIDR networks.
@@ -90,8 +113,15 @@ mod tests {
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let claims = headers(&[("x-forwarded-for", "1.2.3.4")]);
         let trusted = parse_trusted("10.0.0.0/8").unwrap();
-        assert_eq!(client_ip(ip("203.0.113.9"), &claims, &trusted), ip("203.0.113.9"));
-        assert_eq!(client_ip(ip("203.0.113.9"), &claims, &[]), ip("203.0.113.9"));
+        let xff = ForwardedHeader::XForwardedFor;
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &claims, &trusted, xff),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &claims, &[], xff),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -99,20 +129,58 @@ mod tests {
         let trusted = parse_trusted("10.0.0.1, 10.0.1.0/24").unwrap();
         // The client put a fake address first; the real one was appended by our proxy.
         let chain = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.1.5")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &chain, &trusted), ip("198.51.100.7"));
+        let found = client_ip(
+            ip("10.0.0.1"),
+            &chain,
+            &trusted,
+            ForwardedHeader::XForwardedFor,
+        );
+        assert_eq!(found, ip("198.51.100.7"));
     }
 
     #[test]
-    fn the_forwarded_header_is_understood() {
+    fn the_forwarded_header_is_understood_when_chosen() {
         let trusted = parse_trusted("10.0.0.1").unwrap();
-        let forwarded = headers(&[("forwarded", r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.1"#)]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &forwarded, &trusted), ip("2001:db8::7"));
+        let forwarded = headers(&[(
+            "forwarded",
+            r#"For="[2001:db8::7]:4711";proto=https, for=10.0.0.1"#,
+        )]);
+        let found = client_ip(
+            ip("10.0.0.1"),
+            &forwarded,
+            &trusted,
+            ForwardedHeader::Forwarded,
+        );
+        assert_eq!(found, ip("2001:db8::7"));
+    }
+
+    #[test]
+    fn only_the_chosen_header_is_read() {
+        let trusted = parse_trusted("10.0.0.1").unwrap();
+        // The proxy appends to X-Forwarded-For and passes the client's own Forwarded along.
+        let both = headers(&[
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        let found = client_ip(
+            ip("10.0.0.1"),
+            &both,
+            &trusted,
+            ForwardedHeader::XForwardedFor,
+        );
+        assert_eq!(found, ip("198.51.100.7"));
     }
 
     #[test]
     fn a_trusted_peer_without_headers_is_the_client() {
         let trusted = parse_trusted("127.0.0.1").unwrap();
-        assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted), ip("127.0.0.1"));
+        let found = client_ip(
+            ip("127.0.0.1"),
+            &HeaderMap::new(),
+            &trusted,
+            ForwardedHeader::XForwardedFor,
+        );
+        assert_eq!(found, ip("127.0.0.1"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Liveness (`/health`, `/healthz`: the process answers) and readiness (`/readyz`: it can
-//! reach its database), for load balancers and orchestrators.
+//! reach its database; it also says whether rate limits are shared), for load balancers and
+//! orchestrators.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::limits::LimiterHealth;
 use crate::state::AppState;
 
 const TAG: &str = "Health";
@@ -27,10 +29,15 @@ pub struct Status {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ok`, or `unavailable` when a dependency is down.
+    /// `ok`; `degraded` when the instance serves but Redis is unreachable (rate limits are
+    /// counted per instance meanwhile); `unavailable` (503) when the database is down.
     status: &'static str,
     /// `ok` or `unreachable`.
     database: &'static str,
+    /// `ok` (shared through Redis), `degraded` (Redis unreachable: counted per instance until
+    /// it returns) or `in_process` (no Redis configured).
+    #[schema(example = "ok")]
+    rate_limits: &'static str,
     /// On 503 only: the error body every route uses.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'static str>,
@@ -50,18 +57,26 @@ async fn healthz() -> axum::Json<Status> {
     health().await
 }
 
-/// The instance can serve: its database answers.
+/// The instance can serve: its database answers. An unreachable Redis leaves it serving
+/// (200, status `degraded`): rate limits then hold per instance.
 #[utoipa::path(get, path = "/readyz", tag = TAG, responses(
     (status = 200, body = Readiness),
     (status = 503, body = Readiness, description = "The database is unreachable"),
 ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
-    match state.store().ping().await {
+    let (database, limiter) = tokio::join!(state.store().ping(), state.limiter().health());
+    let (rate_limits, degraded) = match (&state.config().redis_url, limiter) {
+        (None, _) => ("in_process", false),
+        (Some(_), LimiterHealth::Ok) => ("ok", false),
+        (Some(_), LimiterHealth::Degraded) => ("degraded", true),
+    };
+    match database {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(Readiness {
-                status: "ok",
+                status: if degraded { "degraded" } else { "ok" },
                 database: "ok",
+                rate_limits,
                 detail: None,
                 code: None,
             }),
@@ -73,6 +88,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Readin
                 axum::Json(Readiness {
                     status: "unavailable",
                     database: "unreachable",
+                    rate_limits,
                     detail: Some("Database unreachable"),
                     code: Some("service_unavailable"),
                 }),

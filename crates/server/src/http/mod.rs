@@ -44,7 +44,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(v1::routes())
 }
 
-pub use client_ip::parse_trusted;
+pub use client_ip::{ForwardedHeader, parse_trusted};
 
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::client_ip::client_ip;
 use crate::auth::bearer_token;
 use crate::error::ApiError;
-use crate::limits::{Decision, Rule};
+use crate::limits::{Decision, KeyBy, Rule};
 use crate::state::AppState;
 
 const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -24,12 +24,17 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let rule = request
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|path| state.config().rate_limits.for_route(request.method(), path.as_str()))
+        .and_then(|path| {
+            state
+                .config()
+                .rate_limits
+                .for_route(request.method(), path.as_str())
+        })
         .copied();
     let Some(rule) = rule else {
         return next.run(request).await;
     };
-    let key = limit_key(&state, &request);
+    let key = limit_key(&state, &rule, &request);
     let decision = state.limiter().check(&rule, &key).await;
     let mut response = if decision.allowed {
         next.run(request).await
@@ -43,18 +48,27 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     response
 }
 
-/// Who is counted: the token's user when it carries a valid signature (checked without a
-/// database round trip; the handler still checks the session), otherwise the client IP.
-fn limit_key(state: &AppState, request: &Request) -> String {
-    let subject = bearer_token(request.headers()).and_then(|t| state.tokens().verify(t).ok());
-    if let Some(subject) = subject {
-        return format!("user:{}", subject.user_id);
+/// Who is counted: for most rules the token's user when it carries a valid signature
+/// (checked without a database round trip; the handler still checks the session), otherwise
+/// the client IP.
+fn limit_key(state: &AppState, rule: &Rule, request: &Request) -> String {
+    if rule.key == KeyBy::User {
+        let token = bearer_token(request.headers());
+        if let Some(subject) = token.and_then(|t| state.tokens().verify(t).ok()) {
+            return format!("user:{}", subject.user_id);
+        }
     }
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    let ip = client_ip(peer, request.headers(), &state.config().trusted_proxies);
+    let config = state.config();
+    let ip = client_ip(
+        peer,
+        request.headers(),
+        &config.trusted_proxies,
+        config.forwarded_header,
+    );
     format!("ip:{ip}")
 }
 

@@ -31,18 +31,25 @@ impl MemoryLimiter {
 
     /// The decision, made at `now` (separate so tests need not sleep).
     pub fn check_at(&self, rule: &Rule, key: &str, now: Instant) -> Decision {
-        let log = self.logs.get_with_by_ref(&log_key(rule, key), Default::default);
-        let mut log = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        while log.front().is_some_and(|at| now.duration_since(*at) >= rule.window) {
+        let log = self
+            .logs
+            .get_with_by_ref(&log_key(rule, key), Default::default);
+        let mut log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while log
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= rule.window)
+        {
             log.pop_front();
         }
         let allowed = log.len() < rule.limit as usize;
         if allowed {
             log.push_back(now);
         }
-        let reset_after = log
-            .front()
-            .map_or(Duration::ZERO, |oldest| rule.window - now.duration_since(*oldest));
+        let reset_after = log.front().map_or(Duration::ZERO, |oldest| {
+            rule.window - now.duration_since(*oldest)
+        });
         Decision {
             allowed,
             limit: rule.limit,
@@ -53,8 +60,13 @@ impl MemoryLimiter {
 }
 
 /// The log of one rule and key. A rule's new settings take effect with a fresh log.
-fn log_key(rule: &Rule, key: &str) -> String {
-    format!("{}:{}:{}:{key}", rule.name, rule.limit, rule.window.as_millis())
+pub(super) fn log_key(rule: &Rule, key: &str) -> String {
+    format!(
+        "{}:{}:{}:{key}",
+        rule.name,
+        rule.limit,
+        rule.window.as_millis()
+    )
 }
 
 #[async_trait]
@@ -72,6 +84,7 @@ mod tests {
         name: "test",
         limit: 3,
         window: Duration::from_secs(60),
+        key: super::super::KeyBy::User,
     };
 
     #[test]
@@ -95,12 +108,18 @@ mod tests {
         let limiter = MemoryLimiter::new(Duration::from_secs(60));
         let start = Instant::now();
         let first = limiter.check_at(&RULE, "k", start);
-        assert_eq!((first.remaining, first.reset_after), (2, Duration::from_secs(60)));
+        assert_eq!(
+            (first.remaining, first.reset_after),
+            (2, Duration::from_secs(60))
+        );
         limiter.check_at(&RULE, "k", start + Duration::from_secs(5));
         limiter.check_at(&RULE, "k", start + Duration::from_secs(6));
         let refused = limiter.check_at(&RULE, "k", start + Duration::from_secs(20));
         assert!(!refused.allowed);
-        assert_eq!((refused.remaining, refused.reset_after), (0, Duration::from_secs(40)));
+        assert_eq!(
+            (refused.remaining, refused.reset_after),
+            (0, Duration::from_secs(40))
+        );
     }
 
     #[test]
@@ -112,7 +131,10 @@ mod tests {
         }
         assert!(!limiter.check_at(&RULE, "alice", now).allowed);
         assert!(limiter.check_at(&RULE, "bob", now).allowed);
-        let other = Rule { name: "other", ..RULE };
+        let other = Rule {
+            name: "other",
+            ..RULE
+        };
         assert!(limiter.check_at(&other, "alice", now).allowed);
     }
 }

@@ -9,14 +9,16 @@
 //! any `window`. Refused requests are not counted.
 
 mod memory;
+mod redis;
 mod rules;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::redis::RedisLimiter;
 pub use memory::MemoryLimiter;
-pub use rules::{Rule, Rules};
+pub use rules::{KeyBy, Rule, Rules};
 
 /// What a limiter says about one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +46,9 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// that cannot reach its backend falls back rather than refusing or erroring.
     async fn check(&self, rule: &Rule, key: &str) -> Decision;
 
-    fn health(&self) -> LimiterHealth {
+    /// For `/readyz`. May check the backend, so that an outage and its end are noticed even
+    /// while no limited request arrives.
+    async fn health(&self) -> LimiterHealth {
         LimiterHealth::Ok
     }
 }

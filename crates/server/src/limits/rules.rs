@@ -5,13 +5,23 @@ use std::time::Duration;
 
 use axum::http::Method;
 
-/// One named limit: at most `limit` requests per `window` for each user (or client IP, when
-/// the request carries no valid token).
+/// One named limit: at most `limit` requests per `window` for each counted party.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule {
     pub name: &'static str,
     pub limit: u32,
     pub window: Duration,
+    pub key: KeyBy,
+}
+
+/// Whom a rule counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyBy {
+    /// The token's user; the client IP when the request has no valid token.
+    User,
+    /// Always the client IP: for the routes that hand out tokens (registering, logging in,
+    /// refreshing), where a token in the request must not buy a fresh budget.
+    Ip,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -19,24 +29,55 @@ const MINUTE: Duration = Duration::from_secs(60);
 /// Every rule, its default, and the route it guards. The compatibility faces keep their
 /// seeds' documented limits; the rest guard routes that write or cost a password hash.
 const ROUTES: &[(&str, u32, Duration, Method, &str)] = &[
+    // Counted by client IP (see `IP_RULES`).
     ("face1.register", 5, MINUTE, Method::POST, "/auth/register"),
     ("face1.login", 10, MINUTE, Method::POST, "/auth/login"),
-    ("face1.send", 1, MINUTE, Method::POST, "/messages/"),
-    ("face1.list", 10, MINUTE, Method::GET, "/messages/"),
-    ("face1.edit", 3, MINUTE, Method::PUT, "/messages/{message_id}"),
     ("face2.register", 5, MINUTE, Method::POST, "/register"),
     ("face2.login", 5, MINUTE, Method::POST, "/login"),
-    ("face2.send", 30, MINUTE, Method::POST, "/send"),
     ("v1.register", 5, MINUTE, Method::POST, "/v1/auth/register"),
     ("v1.login", 10, MINUTE, Method::POST, "/v1/auth/login"),
     ("v1.refresh", 30, MINUTE, Method::POST, "/v1/auth/refresh"),
+    // Counted by user.
+    ("face1.send", 1, MINUTE, Method::POST, "/messages/"),
+    ("face1.list", 10, MINUTE, Method::GET, "/messages/"),
+    (
+        "face1.edit",
+        3,
+        MINUTE,
+        Method::PUT,
+        "/messages/{message_id}",
+    ),
+    ("face2.send", 30, MINUTE, Method::POST, "/send"),
     ("v1.account", 10, MINUTE, Method::PATCH, "/v1/users/me"),
     ("v1.search", 60, MINUTE, Method::GET, "/v1/users"),
     ("v1.open", 30, MINUTE, Method::POST, "/v1/conversations"),
-    ("v1.send", 60, MINUTE, Method::POST, "/v1/conversations/{id}/messages"),
+    (
+        "v1.send",
+        60,
+        MINUTE,
+        Method::POST,
+        "/v1/conversations/{id}/messages",
+    ),
     ("v1.edit", 30, MINUTE, Method::PATCH, "/v1/messages/{id}"),
     ("v1.delete", 30, MINUTE, Method::DELETE, "/v1/messages/{id}"),
-    ("v1.read", 120, MINUTE, Method::POST, "/v1/conversations/{id}/read"),
+    (
+        "v1.read",
+        120,
+        MINUTE,
+        Method::POST,
+        "/v1/conversations/{id}/read",
+    ),
+];
+
+/// The rules that count by client IP whatever the request carries.
+const IP_RULES: &[&str] = &[
+    "face1.register",
+    "face1.login",
+    "face2.register",
+    "face2.login",
+    "v1.register",
+    "v1.login",
+    "v1.refresh",
 ];
 
 /// The rules in force. Empty when limits are off.
@@ -50,7 +91,17 @@ impl Default for Rules {
         let by_route = ROUTES
             .iter()
             .map(|(name, limit, window, method, path)| {
-                let rule = Rule { name, limit: *limit, window: *window };
+                let key = if IP_RULES.contains(name) {
+                    KeyBy::Ip
+                } else {
+                    KeyBy::User
+                };
+                let rule = Rule {
+                    name,
+                    limit: *limit,
+                    window: *window,
+                    key,
+                };
                 (method.clone(), *path, rule)
             })
             .collect();
@@ -61,7 +112,9 @@ impl Default for Rules {
 impl Rules {
     /// No limits at all (`MISSIVE_RATE_LIMITS=off`, for benchmarks).
     pub fn off() -> Self {
-        Self { by_route: Vec::new() }
+        Self {
+            by_route: Vec::new(),
+        }
     }
 
     /// The rule guarding a route (`path` as the router matched it), if any.
@@ -101,7 +154,10 @@ impl Rules {
             let name = name.trim();
             if !Self::names().any(|known| known == name) {
                 let known: Vec<_> = Self::names().collect();
-                return Err(format!("unknown rule `{name}`; the rules are {}", known.join(", ")));
+                return Err(format!(
+                    "unknown rule `{name}`; the rules are {}",
+                    known.join(", ")
+                ));
             }
             let value = value.trim();
             let parsed = if value.eq_ignore_ascii_case("off") {
@@ -114,14 +170,16 @@ impl Rules {
             overrides.insert(name, parsed);
         }
         let mut rules = Self::default();
-        rules.by_route.retain_mut(|(_, _, rule)| match overrides.get(rule.name) {
-            None => true,
-            Some(None) => false,
-            Some(Some((limit, window))) => {
-                (rule.limit, rule.window) = (*limit, *window);
-                true
-            }
-        });
+        rules
+            .by_route
+            .retain_mut(|(_, _, rule)| match overrides.get(rule.name) {
+                None => true,
+                Some(None) => false,
+                Some(Some((limit, window))) => {
+                    (rule.limit, rule.window) = (*limit, *window);
+                    true
+                }
+            });
         Ok(rules)
     }
 }
@@ -165,14 +223,39 @@ mod tests {
     }
 
     #[test]
+    fn routes_that_hand_out_tokens_count_by_ip() {
+        let rules = Rules::default();
+        for (method, path) in [(Method::POST, "/login"), (Method::POST, "/v1/auth/refresh")] {
+            assert_eq!(
+                rules.for_route(&method, path).unwrap().key,
+                KeyBy::Ip,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            rules.for_route(&Method::POST, "/send").unwrap().key,
+            KeyBy::User
+        );
+    }
+
+    #[test]
     fn off_turns_every_limit_off() {
         assert_eq!(Rules::parse(" OFF ").unwrap(), Rules::off());
     }
 
     #[test]
     fn unknown_names_and_bad_syntax_are_refused_with_a_reason() {
-        assert!(Rules::parse("face3.send=1/min").unwrap_err().contains("face2.send"));
-        for bad in ["face2.send", "face2.send=0/min", "face2.send=ten/min", "face2.send=5/week"] {
+        assert!(
+            Rules::parse("face3.send=1/min")
+                .unwrap_err()
+                .contains("face2.send")
+        );
+        for bad in [
+            "face2.send",
+            "face2.send=0/min",
+            "face2.send=ten/min",
+            "face2.send=5/week",
+        ] {
             assert!(Rules::parse(bad).is_err(), "{bad}");
         }
     }

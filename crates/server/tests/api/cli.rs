@@ -142,9 +142,6 @@ fn serve_with_no_configuration_answers_on_the_bound_address() {
         1,
         "the database is named once:\n{log}"
     );
-    assert!(
-        log.contains("rate limits, cache and events: in-process"),
-        "{log}"
-    );
+    assert!(log.contains("rate limits and events: in-process"), "{log}");
     assert!(log.contains("SECRET_KEY is not set"), "{log}");
 }

@@ -17,7 +17,8 @@ pub const PASSWORD: &str = "correct-horse-battery";
 pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
-    pub db: TestDb,
+    /// Shared with any second instance over the same database; dropped after the last.
+    pub db: Arc<TestDb>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -89,9 +90,79 @@ pub fn test_config(db: &TestDb) -> Config {
         // Tests register many users from one address; the rate-limit tests turn limits on.
         rate_limits: missive::limits::Rules::off(),
         trusted_proxies: Vec::new(),
+        forwarded_header: missive::http::ForwardedHeader::XForwardedFor,
         redis_url: None,
         redis_prefix: "missive".into(),
         cache: true,
+    }
+}
+
+/// `test_config` with the default rate limits on, counted in the Redis at `redis_url` under
+/// `prefix`.
+pub fn shared_limits_config(db: &TestDb, redis_url: &str, prefix: &str) -> Config {
+    Config {
+        rate_limits: missive::limits::Rules::default(),
+        redis_url: Some(Secret::new(redis_url)),
+        redis_prefix: prefix.to_owned(),
+        ..test_config(db)
+    }
+}
+
+/// `TEST_REDIS_URL`, or `None` with a notice (once per test binary) when it is unset. Panics
+/// when it is set but Redis does not answer: a configured backend must be tested, never
+/// silently skipped.
+pub fn test_redis_url() -> Option<String> {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        static NOTICE: std::sync::Once = std::sync::Once::new();
+        NOTICE.call_once(|| {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "notice: TEST_REDIS_URL is not set; skipping the Redis tests"
+            );
+        });
+        return None;
+    };
+    let answered = redis::Client::open(url.as_str())
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+        .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
+    if let Err(err) = answered {
+        panic!("TEST_REDIS_URL is set but unreachable: {err}");
+    }
+    Some(url)
+}
+
+/// A key prefix of its own on the `TEST_REDIS_URL` Redis, so that tests (and runs) never see
+/// each other's counts; its keys are deleted when it is dropped.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    /// `None` (with a notice) when `TEST_REDIS_URL` is unset.
+    pub fn new() -> Option<Self> {
+        Some(Self {
+            url: test_redis_url()?,
+            prefix: format!("test-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let Ok(mut connection) = redis::Client::open(self.url.as_str())
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+        else {
+            return;
+        };
+        let pattern = format!("{}:*", self.prefix);
+        let keys: Vec<String> = redis::Commands::scan_match(&mut connection, pattern)
+            .map(|keys| keys.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut connection);
+        }
     }
 }
 
@@ -108,7 +179,16 @@ impl TestApp {
     /// Starts the app on `db` with the configuration `configure` gives.
     pub async fn start(db: TestDb, configure: impl FnOnce(&TestDb) -> Config) -> Self {
         let app = build(configure(&db)).await.expect("build the app");
-        Self::serve(app, db).await
+        Self::serve(app, Arc::new(db)).await
+    }
+
+    /// Starts another instance over `first`'s database (its own pool, port and limiter), as
+    /// a second node of a cluster.
+    pub async fn start_second(first: &TestApp, configure: impl FnOnce(&TestDb) -> Config) -> Self {
+        let app = build(configure(&first.db))
+            .await
+            .expect("build the second app");
+        Self::serve(app, first.db.clone()).await
     }
 
     /// Starts the app around a given store (to inject failures).
@@ -116,10 +196,10 @@ impl TestApp {
         let app = App::with_store(test_config(&db), store, db.pool.clone())
             .await
             .expect("build the app");
-        Self::serve(app, db).await
+        Self::serve(app, Arc::new(db)).await
     }
 
-    async fn serve(app: App, db: TestDb) -> Self {
+    async fn serve(app: App, db: Arc<TestDb>) -> Self {
         init_test_logging();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

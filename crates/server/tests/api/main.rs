@@ -4,13 +4,18 @@
 
 mod helpers;
 
+mod cache;
+mod cache_shared;
+mod cache_tokens;
 mod chat_service;
 mod cli;
 mod cross_face;
 mod hostile_input;
+mod many_instances;
 mod message_service;
 mod outage;
 mod platform;
+mod proxy;
 mod rate_limits;
 mod v1_auth;
 mod v1_conversations;

@@ -186,7 +186,11 @@ async fn messages_of_user_are_the_newest_window_listed_oldest_first() {
 
         assert_eq!(all, ["a1", "a2", "a3", "a4"], "{b:?}: oldest first");
         assert_eq!(newest, ["a3", "a4"], "{b:?}: the window ends at the newest");
-        assert_eq!(page, ["a2", "a3"], "{b:?}: offset steps back from the newest");
+        assert_eq!(
+            page,
+            ["a2", "a3"],
+            "{b:?}: offset steps back from the newest"
+        );
         assert!(past_end.is_empty(), "{b:?}: past the end: {past_end:?}");
         assert!(stranger.is_empty(), "{b:?}: unknown user: {stranger:?}");
         let bobs = of_user(&store, bob.id, 100, 0).await;

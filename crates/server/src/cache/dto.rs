@@ -1,0 +1,192 @@
+//! What cached entries hold: private copies of the store's rows with one-letter field names
+//! (compact JSON), so the store crate needs no serialization of its own.
+
+use missive_store::{Message, Page, SessionUser, Timestamp, User};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+pub struct UserDto {
+    #[serde(rename = "i")]
+    id: i64,
+    #[serde(rename = "u")]
+    username: String,
+    #[serde(rename = "e")]
+    email: String,
+    #[serde(rename = "f")]
+    full_name: Option<String>,
+    /// Handlers need it (a password change checks the current password against it), so the
+    /// cache holds it: Redis must be as private as the database.
+    #[serde(rename = "h")]
+    password_hash: String,
+    #[serde(rename = "c")]
+    created_at: i64,
+    #[serde(rename = "a")]
+    last_active_at: i64,
+}
+
+impl UserDto {
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl From<User> for UserDto {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            full_name: user.full_name,
+            password_hash: user.password_hash,
+            created_at: user.created_at.0,
+            last_active_at: user.last_active_at.0,
+        }
+    }
+}
+
+impl From<UserDto> for User {
+    fn from(user: UserDto) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            full_name: user.full_name,
+            password_hash: user.password_hash,
+            created_at: Timestamp(user.created_at),
+            last_active_at: Timestamp(user.last_active_at),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SessionUserDto {
+    #[serde(rename = "u")]
+    pub user: UserDto,
+    #[serde(rename = "l")]
+    session_last_used_at: i64,
+}
+
+impl From<SessionUser> for SessionUserDto {
+    fn from(found: SessionUser) -> Self {
+        Self {
+            user: found.user.into(),
+            session_last_used_at: found.session_last_used_at.0,
+        }
+    }
+}
+
+impl From<SessionUserDto> for SessionUser {
+    fn from(found: SessionUserDto) -> Self {
+        Self {
+            user: found.user.into(),
+            session_last_used_at: Timestamp(found.session_last_used_at),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct MessageDto {
+    #[serde(rename = "i")]
+    id: i64,
+    #[serde(rename = "v")]
+    conversation_id: i64,
+    #[serde(rename = "q")]
+    seq: i64,
+    #[serde(rename = "s")]
+    sender_id: i64,
+    #[serde(rename = "r")]
+    recipient_id: i64,
+    #[serde(rename = "c")]
+    content: String,
+    #[serde(rename = "t")]
+    created_at: i64,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    edited_at: Option<i64>,
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<i64>,
+}
+
+impl From<Message> for MessageDto {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            sender_id: message.sender_id,
+            recipient_id: message.recipient_id,
+            content: message.content,
+            created_at: message.created_at.0,
+            edited_at: message.edited_at.map(|at| at.0),
+            deleted_at: message.deleted_at.map(|at| at.0),
+        }
+    }
+}
+
+impl From<MessageDto> for Message {
+    fn from(message: MessageDto) -> Self {
+        Self {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            sender_id: message.sender_id,
+            recipient_id: message.recipient_id,
+            content: message.content,
+            created_at: Timestamp(message.created_at),
+            edited_at: message.edited_at.map(Timestamp),
+            deleted_at: message.deleted_at.map(Timestamp),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PageDto {
+    #[serde(rename = "m")]
+    items: Vec<MessageDto>,
+    #[serde(rename = "t")]
+    total: i64,
+}
+
+impl From<Page<Message>> for PageDto {
+    fn from(page: Page<Message>) -> Self {
+        Self {
+            items: page.items.into_iter().map(MessageDto::from).collect(),
+            total: page.total,
+        }
+    }
+}
+
+impl From<PageDto> for Page<Message> {
+    fn from(page: PageDto) -> Self {
+        Self {
+            items: page.items.into_iter().map(Message::from).collect(),
+            total: page.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_survives_the_round_trip() {
+        let message = Message {
+            id: 7,
+            conversation_id: 3,
+            seq: 2,
+            sender_id: 1,
+            recipient_id: 2,
+            content: "héllo \"there\"".into(),
+            created_at: Timestamp(1_700_000_000_000_000),
+            edited_at: Some(Timestamp(1_700_000_000_000_001)),
+            deleted_at: None,
+        };
+        let page = Page {
+            items: vec![message],
+            total: 9,
+        };
+        let bytes = serde_json::to_vec(&PageDto::from(page.clone())).unwrap();
+        let back: PageDto = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(Page::from(back), page);
+    }
+}

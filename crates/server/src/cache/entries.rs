@@ -1,0 +1,161 @@
+//! The keys, what each cached entry depends on, and the two moves everything else is made of:
+//! reading through the cache, and changing versions after a write.
+//!
+//! | entry                                   | stamped with the versions                    |
+//! |-----------------------------------------|----------------------------------------------|
+//! | `session:{session}` (the token check)   | `epoch`, `user:{id}:gen`                      |
+//! | `user:{id}`                             | `epoch`, `user:{id}:gen`                      |
+//! | `history:{lo}:{hi}:{viewer}:{limit}:{offset}` | `epoch`, `pair:{lo}:{hi}:ver`, both users' `gen` |
+//!
+//! - `pair:{lo}:{hi}:ver` (lo <= hi: the pair, whoever sends) changes after every send, edit,
+//!   delete and hide in that pair's conversation.
+//! - `user:{id}:gen` changes after any write to the user or their sessions: a session ended
+//!   (one or all), an account update (name or password), a login (`touch_user` moves
+//!   `last_active_at`), and deleting the user, which also deletes their conversations, hence
+//!   its place in the history stamp.
+//! - `epoch` changes when a spent refresh token is presented again (the store ends that
+//!   session without saying whose it is), when a write fails in a way that may or may not
+//!   have committed, and when the Redis cache returns after missing invalidations.
+
+use std::future::Future;
+
+use missive_store::StoreError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ENTRY_TTL;
+use super::store::CachedStore;
+
+pub const EPOCH: &str = "epoch";
+
+pub fn user_gen(id: i64) -> String {
+    format!("user:{id}:gen")
+}
+
+pub fn pair_version(a: i64, b: i64) -> String {
+    let (lo, hi) = (a.min(b), a.max(b));
+    format!("pair:{lo}:{hi}:ver")
+}
+
+/// The versions a history page between `a` and `b` depends on.
+pub fn history_versions(a: i64, b: i64) -> Vec<String> {
+    let mut versions = vec![EPOCH.to_owned(), pair_version(a, b), user_gen(a)];
+    if a != b {
+        versions.push(user_gen(b));
+    }
+    versions
+}
+
+impl CachedStore {
+    /// Serves `key` if it was stored under the versions current now; otherwise loads it and
+    /// stores it under the versions read before loading (see the module docs of `cache` for
+    /// why that cannot serve an older state than a finished write). `fits` rejects an entry
+    /// that does not answer this question (stored for the same key by another question).
+    pub(super) async fn read_through<D, Load>(
+        &self,
+        key: String,
+        versions: Vec<String>,
+        fits: impl Fn(&D) -> bool + Send,
+        load: impl FnOnce() -> Load + Send,
+    ) -> Result<Option<D>, StoreError>
+    where
+        D: Serialize + DeserializeOwned + Send,
+        Load: Future<Output = Result<Option<D>, StoreError>> + Send,
+    {
+        let mut keys = versions;
+        keys.push(key);
+        let mut found = self.cache.get(&keys).await;
+        let entry = found.pop().flatten();
+        let key = keys.pop().unwrap_or_default();
+        let Some(stamp) = stamp(&found) else {
+            // A version is missing: nothing stored can be trusted, and nothing loaded now could
+            // be stored under a version. Create the missing ones for the next reader.
+            let missing: Vec<String> = keys
+                .into_iter()
+                .zip(&found)
+                .filter(|(_, value)| value.is_none())
+                .map(|(key, _)| key)
+                .collect();
+            let loaded = load().await;
+            self.cache.init(&missing).await;
+            return loaded;
+        };
+        if let Some(hit) = entry.and_then(|bytes| decode::<D>(&bytes, &stamp))
+            && fits(&hit)
+        {
+            return Ok(Some(hit));
+        }
+        let loaded = load().await?;
+        if let Some(bytes) = loaded.as_ref().and_then(|value| encode(&stamp, value)) {
+            self.cache.put(&key, bytes, ENTRY_TTL).await;
+        }
+        Ok(loaded)
+    }
+
+    /// After a write (and only after it committed): changes the versions `changed` names for
+    /// what it returned. When it failed in a way that may still have committed (the database
+    /// went away mid-way), everything is invalidated, since what changed cannot be known.
+    pub(super) async fn after_write<T>(
+        &self,
+        result: Result<T, StoreError>,
+        changed: impl FnOnce(&T) -> Vec<String>,
+    ) -> Result<T, StoreError> {
+        let versions = match &result {
+            Ok(value) => changed(value),
+            Err(StoreError::NotFound | StoreError::Conflict(_)) => Vec::new(),
+            Err(StoreError::Unavailable(_) | StoreError::Other(_)) => vec![EPOCH.to_owned()],
+        };
+        if !versions.is_empty() {
+            self.cache.bump(&versions).await;
+        }
+        result
+    }
+}
+
+/// The stamp of a set of version values, or `None` if any is missing.
+fn stamp(versions: &[Option<Vec<u8>>]) -> Option<Vec<u8>> {
+    let mut stamp = Vec::with_capacity(versions.len() * 17);
+    for version in versions {
+        stamp.extend_from_slice(version.as_deref()?);
+        stamp.push(b':');
+    }
+    Some(stamp)
+}
+
+/// An entry is its stamp, a newline, then the value as JSON.
+fn encode<D: Serialize>(stamp: &[u8], value: &D) -> Option<Vec<u8>> {
+    let mut bytes = stamp.to_vec();
+    bytes.push(b'\n');
+    serde_json::to_writer(&mut bytes, value).ok()?;
+    Some(bytes)
+}
+
+fn decode<D: DeserializeOwned>(bytes: &[u8], stamp: &[u8]) -> Option<D> {
+    let value = bytes.strip_prefix(stamp)?.strip_prefix(b"\n")?;
+    serde_json::from_slice(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_decodes_only_under_its_own_stamp() {
+        let bytes = encode(b"aa:bb:", &42_i64).unwrap();
+        assert_eq!(decode::<i64>(&bytes, b"aa:bb:"), Some(42));
+        assert_eq!(decode::<i64>(&bytes, b"aa:bc:"), None);
+        assert_eq!(decode::<i64>(&bytes, b"aa:"), None);
+    }
+
+    #[test]
+    fn a_missing_version_means_no_stamp() {
+        assert_eq!(stamp(&[Some(b"a".to_vec()), None]), None);
+        assert_eq!(stamp(&[Some(b"a".to_vec())]), Some(b"a:".to_vec()));
+    }
+
+    #[test]
+    fn a_pair_is_the_same_whoever_asks() {
+        assert_eq!(pair_version(2, 1), pair_version(1, 2));
+        assert_eq!(history_versions(3, 3).len(), 3);
+    }
+}
