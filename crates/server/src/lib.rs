@@ -68,24 +68,37 @@ pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
 /// Everything a running instance needs, ready to serve.
 pub async fn build(config: Config) -> Result<App, StartError> {
     let pool = connect(&config).await?;
-    let store = build_store(&config, &pool)?;
-    App::with_store(config, store, pool).await
+    let redis = shared_redis(&config)?;
+    let store = build_store(&config, &pool, redis.as_ref());
+    App::assemble(config, store, pool, redis).await
+}
+
+/// The one Redis connection of this process (its clones share it), if `REDIS_URL` is set.
+fn shared_redis(config: &Config) -> Result<Option<redis_conn::Redis>, StartError> {
+    config
+        .redis_url
+        .as_ref()
+        .map(|url| {
+            redis_conn::Redis::connect(url.expose(), &config.redis_prefix)
+                .map_err(StartError::Redis)
+        })
+        .transpose()
 }
 
 /// The SQL store, behind the cache when `MISSIVE_CACHE` is on: in Redis (shared by every
 /// instance) when `REDIS_URL` is set, else in-process.
-fn build_store(config: &Config, pool: &DbPool) -> Result<Arc<dyn Store>, StartError> {
+fn build_store(
+    config: &Config,
+    pool: &DbPool,
+    redis: Option<&redis_conn::Redis>,
+) -> Arc<dyn Store> {
     let store: Arc<dyn Store> = Arc::new(SqlStore::new(pool.clone()));
     if !config.cache {
         tracing::info!("cache: off");
-        return Ok(store);
+        return store;
     }
-    let cache: Arc<dyn cache::Cache> = match &config.redis_url {
-        Some(url) => {
-            let redis = redis_conn::Redis::connect(url.expose(), &config.redis_prefix)
-                .map_err(StartError::Redis)?;
-            Arc::new(cache::RedisCache::new(redis))
-        }
+    let cache: Arc<dyn cache::Cache> = match redis {
+        Some(redis) => Arc::new(cache::RedisCache::new(redis.clone())),
         None => Arc::new(cache::MemoryCache::default()),
     };
     if config.redis_url.is_none() && config.backend == missive_store::Backend::Postgres {
@@ -96,7 +109,7 @@ fn build_store(config: &Config, pool: &DbPool) -> Result<Arc<dyn Store>, StartEr
     } else {
         tracing::info!(ttl = ?cache::ENTRY_TTL, "cache: {}", cache.location());
     }
-    Ok(Arc::new(cache::CachedStore::new(store, cache)))
+    Arc::new(cache::CachedStore::new(store, cache))
 }
 
 impl App {
@@ -106,9 +119,19 @@ impl App {
         store: Arc<dyn Store>,
         pool: DbPool,
     ) -> Result<Self, StartError> {
+        let redis = shared_redis(&config)?;
+        Self::assemble(config, store, pool, redis).await
+    }
+
+    async fn assemble(
+        config: Config,
+        store: Arc<dyn Store>,
+        pool: DbPool,
+        redis: Option<redis_conn::Redis>,
+    ) -> Result<Self, StartError> {
         let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
         log_setup(&config);
-        let limiter = build_limiter(&config)?;
+        let limiter = build_limiter(&config, redis);
         let state = AppState::new(config, store, passwords, limiter);
         Ok(Self { state, pool })
     }
@@ -136,16 +159,14 @@ impl App {
 }
 
 /// Rate limits shared by every instance through Redis when `REDIS_URL` is set, else kept
-/// in-process. A bad URL stops start-up; an unreachable Redis does not (the limiter counts
-/// in-process until it answers).
-fn build_limiter(config: &Config) -> Result<Arc<dyn RateLimiter>, StartError> {
+/// in-process. An unreachable Redis does not stop start-up: the limiter counts in-process
+/// until it answers.
+fn build_limiter(config: &Config, redis: Option<redis_conn::Redis>) -> Arc<dyn RateLimiter> {
     let longest_window = config.rate_limits.longest_window();
-    let Some(url) = &config.redis_url else {
-        return Ok(Arc::new(MemoryLimiter::new(longest_window)));
-    };
-    let redis = redis_conn::Redis::connect(url.expose(), &config.redis_prefix)
-        .map_err(StartError::Redis)?;
-    Ok(Arc::new(RedisLimiter::new(redis, longest_window)))
+    match redis {
+        Some(redis) => Arc::new(RedisLimiter::new(redis, longest_window)),
+        None => Arc::new(MemoryLimiter::new(longest_window)),
+    }
 }
 
 /// Once an hour: forgets expired idempotency keys and deletes sessions that ended or expired
