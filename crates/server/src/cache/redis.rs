@@ -1,10 +1,10 @@
 //! The shared cache: entries and version keys in Redis under `{prefix}:cache:`, so every
 //! instance serves what any instance cached and sees every instance's invalidations.
 //!
-//! When Redis fails or does not answer within [`BUDGET`], reads are misses (the database
+//! When Redis fails or does not answer within [`BUDGET`](crate::redis_conn::BUDGET), reads are misses (the database
 //! answers) and writes to the cache are skipped: never an error, never a wait longer than the
 //! budget. Going away is logged once, coming back once. After a failure, requests skip Redis
-//! for [`PAUSE`]; then the first one tries it again.
+//! for [`PAUSE`](crate::redis_conn::PAUSE); then the first one tries it again.
 //!
 //! An invalidation that could not be made is not forgotten: before this instance uses Redis
 //! again, it replaces the epoch (a version every entry is stamped with), so nothing cached
@@ -12,35 +12,19 @@
 //! can prevent: while *this* instance cannot reach Redis but others can, they may serve entries
 //! its writes should have invalidated, for at most [`ENTRY_TTL`](super::ENTRY_TTL).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::entries::EPOCH;
 use super::{Cache, VERSION_TTL, fresh_version};
-use crate::redis_conn::Redis;
-
-/// How long a cache operation waits for Redis before it counts as a miss.
-const BUDGET: Duration = Duration::from_millis(500);
-/// After a failure, how long operations skip Redis.
-const PAUSE: Duration = Duration::from_secs(1);
-
-#[derive(Debug, thiserror::Error)]
-enum Unreachable {
-    #[error(transparent)]
-    Redis(#[from] redis::RedisError),
-    #[error("no answer within {0:?}")]
-    Slow(Duration),
-}
+use crate::redis_conn::{Breaker, Redis, Unreachable, within_budget};
 
 pub struct RedisCache {
     redis: Redis,
-    /// Redis failed last time it was tried: skip it until `retry_at`.
-    down: AtomicBool,
-    /// While down: when (milliseconds after `started`) Redis may be tried again.
-    retry_at: AtomicU64,
-    started: Instant,
+    /// Whether Redis answered last time: while it is down, operations skip it.
+    breaker: Breaker,
     /// How many invalidations could not be made, and how many of them the last epoch
     /// replacement covers.
     missed: AtomicU64,
@@ -51,9 +35,7 @@ impl RedisCache {
     pub fn new(redis: Redis) -> Self {
         Self {
             redis,
-            down: AtomicBool::new(false),
-            retry_at: AtomicU64::new(0),
-            started: Instant::now(),
+            breaker: Breaker::default(),
             missed: AtomicU64::new(0),
             covered: AtomicU64::new(0),
         }
@@ -81,10 +63,10 @@ impl RedisCache {
     /// Whether to use Redis now. While it is down, one caller per pause tries it: first
     /// replacing the epoch if invalidations were missed meanwhile, else with a `PING`.
     async fn ready(&self) -> bool {
-        if !self.down.load(Ordering::Acquire) {
+        if !self.breaker.is_down() {
             return true;
         }
-        if !self.may_retry() {
+        if !self.breaker.may_try() {
             return false;
         }
         let missed = self.missed.load(Ordering::Acquire);
@@ -100,32 +82,20 @@ impl RedisCache {
             return false;
         }
         self.covered.store(missed, Ordering::Release);
-        self.down.store(false, Ordering::Release);
+        self.breaker.succeeded();
         // An invalidation missed while this ran may postdate the new epoch: stay down, so
         // the next try replaces it again. (A missed invalidation counts before it marks
         // down, so either this sees it or its mark comes after ours.)
         if self.missed.load(Ordering::Acquire) != missed {
-            self.down.store(true, Ordering::Release);
+            self.breaker.mark_down();
             return false;
         }
         tracing::info!("Redis answers again: the cache is shared by every instance again");
         true
     }
 
-    fn may_retry(&self) -> bool {
-        let now = self.millis();
-        let at = self.retry_at.load(Ordering::Acquire);
-        now >= at
-            && self
-                .retry_at
-                .compare_exchange(at, now + millis(PAUSE), Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-    }
-
     fn failed(&self, err: &Unreachable) {
-        self.retry_at
-            .store(self.millis() + millis(PAUSE), Ordering::Release);
-        if !self.down.swap(true, Ordering::AcqRel) {
+        if self.breaker.failed() {
             tracing::warn!(
                 error = %err,
                 "Redis is unreachable: the cache is bypassed (reads go to the database) until \
@@ -138,16 +108,12 @@ impl RedisCache {
     /// see `ready`).
     fn missed_invalidation(&self) {
         self.missed.fetch_add(1, Ordering::AcqRel);
-        self.down.store(true, Ordering::Release);
-    }
-
-    fn millis(&self) -> u64 {
-        millis(self.started.elapsed())
+        self.breaker.mark_down();
     }
 
     #[cfg(test)]
     fn is_down(&self) -> bool {
-        self.down.load(Ordering::Acquire)
+        self.breaker.is_down()
     }
 }
 
@@ -166,15 +132,6 @@ fn set_version(pipe: &mut redis::Pipeline, key: String, only_if_missing: bool) {
         command.arg("NX");
     }
     command.ignore();
-}
-
-async fn within_budget<T>(
-    call: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, Unreachable> {
-    match tokio::time::timeout(BUDGET, call).await {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(Unreachable::Slow(BUDGET)),
-    }
 }
 
 #[async_trait]
@@ -231,7 +188,10 @@ impl Cache for RedisCache {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
+    use crate::redis_conn::BUDGET;
 
     /// A Redis URL nothing listens on.
     async fn closed_port_url() -> String {

@@ -15,30 +15,23 @@
 //! - `redis::Script` sends `EVALSHA` and the script body only when Redis does not know it
 //!   (after a restart or failover). One key per script, so it also works on a Redis Cluster.
 //!
-//! When Redis fails or does not answer within [`BUDGET`], the request is answered by an
+//! When Redis fails or does not answer within [`BUDGET`](crate::redis_conn::BUDGET), the request is answered by an
 //! in-process [`MemoryLimiter`] instead, never with an error: a limit is a brake on abuse, and
 //! counting per instance for a while (so at most N x limit across N instances, and a fresh
 //! count at the switch) beats refusing or failing every limited request. After a failure,
-//! requests skip Redis for [`PAUSE`]; then the first request (or readiness check) tries it
+//! requests skip Redis for [`PAUSE`](crate::redis_conn::PAUSE); then the first request (or readiness check) tries it
 //! again. So a dead or silent Redis costs one request per pause a wait of at most the budget,
 //! and limits become shared again by themselves once Redis answers (its connection reconnects
 //! on its own). Requests counted in-process meanwhile are not copied to Redis.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
 
 use super::memory::log_key;
 use super::{Decision, LimiterHealth, MemoryLimiter, RateLimiter, Rule};
-use crate::redis_conn::Redis;
-
-/// How long a request waits for Redis before it is answered in-process. A little above the
-/// connection's own command timeout, so that its error (which says more) usually comes first.
-const BUDGET: Duration = Duration::from_millis(500);
-/// After a failure, how long requests go straight to the in-process limiter.
-const PAUSE: Duration = Duration::from_secs(1);
+use crate::redis_conn::{Breaker, Redis, Unreachable, within_budget};
 
 /// KEYS[1]: the log, a sorted set of request times in microseconds (Redis's clock).
 /// ARGV: the limit, the window in microseconds, a random id for this request.
@@ -65,24 +58,13 @@ end
 return {allowed, counted, reset}
 ";
 
-/// Why Redis could not answer, for the one warning an outage gets.
-#[derive(Debug, thiserror::Error)]
-enum Unreachable {
-    #[error(transparent)]
-    Redis(#[from] redis::RedisError),
-    #[error("no answer within {0:?}")]
-    Slow(Duration),
-}
-
 pub struct RedisLimiter {
     redis: Redis,
     script: Script,
     fallback: MemoryLimiter,
-    /// Redis failed last time it was tried: answer in-process and report degraded.
-    down: AtomicBool,
-    /// While down: when (milliseconds after `epoch`) Redis may be tried again.
-    retry_at: AtomicU64,
-    epoch: Instant,
+    /// Whether Redis answered last time: while it is down, answer in-process and report
+    /// degraded.
+    breaker: Breaker,
 }
 
 impl RedisLimiter {
@@ -92,9 +74,7 @@ impl RedisLimiter {
             redis,
             script: Script::new(SLIDING_LOG),
             fallback: MemoryLimiter::new(longest_window),
-            down: AtomicBool::new(false),
-            retry_at: AtomicU64::new(0),
-            epoch: Instant::now(),
+            breaker: Breaker::default(),
         }
     }
 
@@ -127,65 +107,26 @@ impl RedisLimiter {
         within_budget(redis::cmd("PING").query_async::<()>(&mut connection)).await
     }
 
-    /// Whether to try Redis now: always while it is up; while down, once per pause (the first
-    /// caller after the pause claims the attempt, everyone else stays in-process).
-    fn may_try_redis(&self) -> bool {
-        if !self.down.load(Ordering::Acquire) {
-            return true;
-        }
-        let now = self.millis();
-        let at = self.retry_at.load(Ordering::Acquire);
-        now >= at
-            && self
-                .retry_at
-                .compare_exchange(
-                    at,
-                    now + pause_millis(),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-    }
-
     fn succeeded(&self) {
-        if self.down.swap(false, Ordering::AcqRel) {
+        if self.breaker.succeeded() {
             tracing::info!("Redis answers again: rate limits are shared by every instance");
         }
     }
 
     fn failed(&self, err: &Unreachable) {
-        self.retry_at
-            .store(self.millis() + pause_millis(), Ordering::Release);
-        if !self.down.swap(true, Ordering::AcqRel) {
+        if self.breaker.failed() {
             tracing::warn!(
                 error = %err,
                 "Redis is unreachable: each instance counts rate limits alone until it returns"
             );
         }
     }
-
-    fn millis(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-fn pause_millis() -> u64 {
-    u64::try_from(PAUSE.as_millis()).unwrap_or(u64::MAX)
-}
-
-async fn within_budget<T>(
-    call: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, Unreachable> {
-    match tokio::time::timeout(BUDGET, call).await {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(Unreachable::Slow(BUDGET)),
-    }
 }
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, rule: &Rule, key: &str) -> Decision {
-        if self.may_try_redis() {
+        if self.breaker.may_try() {
             match self.shared_check(rule, key).await {
                 Ok(decision) => {
                     self.succeeded();
@@ -200,13 +141,13 @@ impl RateLimiter for RedisLimiter {
     /// Pings Redis (unless it failed less than a pause ago), so readiness checks notice an
     /// outage, and its end, even on an instance that serves no limited route meanwhile.
     async fn health(&self) -> LimiterHealth {
-        if self.may_try_redis() {
+        if self.breaker.may_try() {
             match self.ping().await {
                 Ok(()) => self.succeeded(),
                 Err(err) => self.failed(&err),
             }
         }
-        if self.down.load(Ordering::Acquire) {
+        if self.breaker.is_down() {
             LimiterHealth::Degraded
         } else {
             LimiterHealth::Ok

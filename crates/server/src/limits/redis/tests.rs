@@ -5,7 +5,10 @@ use std::io::Write;
 
 use futures::future::join_all;
 
+use std::time::Instant;
+
 use super::*;
+use crate::redis_conn::{BUDGET, PAUSE};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
