@@ -111,3 +111,18 @@ pub async fn login(
     user.last_active_at = state.store().touch_user(user.id).await?;
     Ok(Some(user))
 }
+
+/// Whether `password` is `user`'s current password. The hash is read from the database: the
+/// `user` at hand may come from the cache, which never holds password hashes.
+pub async fn check_password(
+    state: &AppState,
+    user: &User,
+    password: &str,
+) -> Result<bool, ApiError> {
+    let fresh = state.store().user_by_email(&user.email).await?;
+    let stored = fresh
+        .as_ref()
+        .filter(|fresh| fresh.id == user.id)
+        .map(|fresh| fresh.password_hash.as_str());
+    state.passwords().verify(password, stored).await
+}

@@ -14,10 +14,6 @@ pub struct UserDto {
     email: String,
     #[serde(rename = "f")]
     full_name: Option<String>,
-    /// Handlers need it (a password change checks the current password against it), so the
-    /// cache holds it: Redis must be as private as the database.
-    #[serde(rename = "h")]
-    password_hash: String,
     #[serde(rename = "c")]
     created_at: i64,
     #[serde(rename = "a")]
@@ -37,13 +33,15 @@ impl From<User> for UserDto {
             username: user.username,
             email: user.email,
             full_name: user.full_name,
-            password_hash: user.password_hash,
             created_at: user.created_at.0,
             last_active_at: user.last_active_at.0,
         }
     }
 }
 
+/// Password hashes never leave the database: a cached user comes back without one (an empty
+/// hash, which verifies no password). Code that checks a password reads the user afresh
+/// (`accounts::check_password`).
 impl From<UserDto> for User {
     fn from(user: UserDto) -> Self {
         Self {
@@ -51,7 +49,7 @@ impl From<UserDto> for User {
             username: user.username,
             email: user.email,
             full_name: user.full_name,
-            password_hash: user.password_hash,
+            password_hash: String::new(),
             created_at: Timestamp(user.created_at),
             last_active_at: Timestamp(user.last_active_at),
         }
@@ -166,6 +164,24 @@ impl From<PageDto> for Page<Message> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_cached_user_never_carries_the_password_hash() {
+        let user = User {
+            id: 7,
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            full_name: None,
+            password_hash: "$argon2id$v=19$secret".into(),
+            created_at: Timestamp(1),
+            last_active_at: Timestamp(2),
+        };
+        let stored = serde_json::to_string(&UserDto::from(user)).unwrap();
+        assert!(!stored.contains("argon2"), "{stored}");
+        let back: User = serde_json::from_str::<UserDto>(&stored).unwrap().into();
+        assert_eq!(back.password_hash, "");
+        assert_eq!((back.id, back.username.as_str()), (7, "alice"));
+    }
     use super::*;
 
     #[test]

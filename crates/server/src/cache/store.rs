@@ -59,6 +59,8 @@ impl Store for CachedStore {
             .await?;
         Ok(found.map(User::from))
     }
+    // Not cached: logins and password checks read users by name, and need the password hash
+    // the cache never holds.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         self.inner.user_by_email(email).await
     }

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::dto::{Me, PublicUser};
 use super::{TAG_USERS, path_id};
+use crate::accounts;
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, FieldError};
@@ -86,11 +87,7 @@ async fn update_me(
     let new_hash = match password_change {
         None => None,
         Some((current, new)) => {
-            if !state
-                .passwords()
-                .verify(&current, Some(&user.password_hash))
-                .await?
-            {
+            if !accounts::check_password(&state, &user, &current).await? {
                 return Err(ApiError::Forbidden {
                     code: "current_password_incorrect",
                     detail: "Current password is incorrect",
