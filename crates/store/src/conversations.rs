@@ -33,10 +33,15 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 }
 
 impl SqlStore {
-    pub(crate) async fn open_direct(&self, a: i64, b: i64) -> Result<Conversation, StoreError> {
+    /// The pair's conversation, and whether this call created it.
+    pub(crate) async fn open_direct(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> Result<(Conversation, bool), StoreError> {
         let (low, high) = ordered(a, b);
         let now = Timestamp::now();
-        let result: Result<Conversation, sqlx::Error> = on_pool!(&self.pool, p => async {
+        let result: Result<(Conversation, bool), sqlx::Error> = on_pool!(&self.pool, p => async {
             let mut tx = p.begin_write().await?;
             let created: Option<Conversation> = sqlx::query_as(INSERT_DIRECT)
                 .bind(low)
@@ -44,7 +49,7 @@ impl SqlStore {
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let conversation = match created {
+            let opened = match created {
                 Some(conversation) => {
                     sqlx::query(INSERT_MEMBERS)
                         .bind(conversation.id)
@@ -53,17 +58,20 @@ impl SqlStore {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
-                    conversation
+                    (conversation, true)
                 }
                 // Someone else created it first (possibly in a transaction we just waited on).
-                None => sqlx::query_as(FIND_DIRECT)
-                    .bind(low)
-                    .bind(high)
-                    .fetch_one(&mut *tx)
-                    .await?,
+                None => {
+                    let existing = sqlx::query_as(FIND_DIRECT)
+                        .bind(low)
+                        .bind(high)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    (existing, false)
+                }
             };
             tx.commit().await?;
-            Ok(conversation)
+            Ok(opened)
         }.await);
         result.map_err(|err| {
             if is_foreign_key_violation(&err) {

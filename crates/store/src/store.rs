@@ -75,8 +75,13 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     /// The direct conversation between two users, created if needed (`NotFound` when either
-    /// user does not exist). The same conversation whichever of the two asks.
-    async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError>;
+    /// user does not exist), and whether this call created it. The same conversation
+    /// whichever of the two asks; of several racing calls, exactly one creates it.
+    async fn open_direct_conversation(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> Result<(Conversation, bool), StoreError>;
     async fn direct_conversation(&self, a: i64, b: i64)
     -> Result<Option<Conversation>, StoreError>;
     /// The conversation if `user` is a member of it; `None` otherwise (whether or not it
@@ -269,7 +274,11 @@ impl Store for SqlStore {
         self.purge_ended_sessions(before).await
     }
 
-    async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError> {
+    async fn open_direct_conversation(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> Result<(Conversation, bool), StoreError> {
         self.open_direct(a, b).await
     }
     async fn direct_conversation(

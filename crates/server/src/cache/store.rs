@@ -162,7 +162,11 @@ impl Store for CachedStore {
         self.inner.purge_sessions(before).await
     }
 
-    async fn open_direct_conversation(&self, a: i64, b: i64) -> Result<Conversation, StoreError> {
+    async fn open_direct_conversation(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> Result<(Conversation, bool), StoreError> {
         // A new conversation has no messages: every history page of the pair stays right.
         self.inner.open_direct_conversation(a, b).await
     }

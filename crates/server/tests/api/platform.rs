@@ -68,7 +68,7 @@ checked_delegation! {
     fn end_other_sessions(&self, user: i64, keep: Option<i64>) -> u64;
     fn list_sessions(&self, user: i64) -> Vec<Session>;
     fn purge_sessions(&self, before: Timestamp) -> u64;
-    fn open_direct_conversation(&self, a: i64, b: i64) -> Conversation;
+    fn open_direct_conversation(&self, a: i64, b: i64) -> (Conversation, bool);
     fn direct_conversation(&self, a: i64, b: i64) -> Option<Conversation>;
     fn member_conversation(&self, id: i64, user: i64) -> Option<MemberConversation>;
     fn conversation_summary(&self, id: i64, user: i64) -> Option<ConversationSummary>;

@@ -13,12 +13,22 @@ async fn open_direct_conversation_is_the_same_whichever_member_asks() {
         let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
         let before = find(&store, alice.id, bob.id).await;
 
-        let first = open(&store, &bob, &alice).await;
-        let again = open(&store, &alice, &bob).await;
+        let (first, created) = store
+            .open_direct_conversation(bob.id, alice.id)
+            .await
+            .must(b);
+        let (again, created_again) = store
+            .open_direct_conversation(alice.id, bob.id)
+            .await
+            .must(b);
         let twice = open(&store, &bob, &alice).await;
         let other = open(&store, &alice, &carol).await;
 
         assert_eq!(before, None, "{b:?}: no conversation before opening");
+        assert!(
+            created && !created_again,
+            "{b:?}: only the first call creates it"
+        );
         assert_eq!(again, first, "{b:?}: same for the other member");
         assert_eq!(twice, first, "{b:?}: opening is idempotent");
         assert_ne!(other.id, first.id, "{b:?}: another pair");
@@ -84,10 +94,13 @@ async fn concurrent_opens_of_the_same_pair_yield_one_conversation() {
         let opened = join_all(tasks).await;
 
         let stored = find(&store, alice.id, bob.id).await.must(b);
+        let mut creators = 0;
         for result in opened {
-            let conversation = result.must(b).must(b);
+            let (conversation, created) = result.must(b).must(b);
             assert_eq!(conversation, stored, "{b:?}: one conversation");
+            creators += usize::from(created);
         }
+        assert_eq!(creators, 1, "{b:?}: exactly one call created it");
     }
 }
 

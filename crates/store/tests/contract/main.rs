@@ -98,7 +98,7 @@ async fn post_many(store: &SqlStore, conversation: i64, a: &User, b: &User, n: u
 
 async fn open(store: &SqlStore, a: &User, b: &User) -> Conversation {
     let opened = store.open_direct_conversation(a.id, b.id).await;
-    opened.must(store.backend())
+    opened.must(store.backend()).0
 }
 
 async fn find(store: &SqlStore, a: i64, b: i64) -> Option<Conversation> {

@@ -72,15 +72,14 @@ async fn open(
     Json(body): Json<OpenConversation>,
 ) -> Result<(StatusCode, Json<ConversationOut>), ApiError> {
     let store = state.store();
-    let (conversation, status) = match store.direct_conversation(user.id, body.peer_id).await? {
-        Some(existing) => (existing, StatusCode::OK),
-        None => {
-            let opened = store
-                .open_direct_conversation(user.id, body.peer_id)
-                .await
-                .not_found_as(USER_NOT_FOUND)?;
-            (opened, StatusCode::CREATED)
-        }
+    let (conversation, created) = store
+        .open_direct_conversation(user.id, body.peer_id)
+        .await
+        .not_found_as(USER_NOT_FOUND)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
     // Gone only if the peer's account was deleted in between, taking the conversation along.
     let summary = store
