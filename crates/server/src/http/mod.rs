@@ -5,6 +5,7 @@ mod client_ip;
 mod compat;
 mod docs;
 mod health;
+mod paging;
 mod rate_limit;
 mod v1;
 

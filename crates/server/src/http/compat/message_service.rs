@@ -8,12 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{FlexibleId, offset_page};
+use super::FlexibleId;
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, NotFoundAs};
 use crate::extract::{Json, Query, UserAgent};
+use crate::http::paging::offset_page;
 use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 

@@ -6,8 +6,6 @@ pub mod message_service;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::error::{ApiError, FieldError};
-
 /// A user id as the seed clients send it: a JSON integer, or a string holding one (the
 /// message service's ids were strings). `None` is a string that is no id of ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,24 +24,6 @@ impl<'de> Deserialize<'de> for FlexibleId {
             Raw::Str(text) => Self(text.trim().parse().ok()),
         })
     }
-}
-
-/// Checks an offset page request: `limit` in 1..=`max` (default `default`), `offset` >= 0.
-pub fn offset_page(
-    limit: Option<i64>,
-    offset: Option<i64>,
-    default: i64,
-    max: i64,
-) -> Result<(i64, i64), ApiError> {
-    let limit = limit.unwrap_or(default);
-    let offset = offset.unwrap_or(0);
-    if !(1..=max).contains(&limit) {
-        return Err(FieldError::new("limit", format!("must be 1 to {max}")).into());
-    }
-    if offset < 0 {
-        return Err(FieldError::new("offset", "must be 0 or more").into());
-    }
-    Ok((limit, offset))
 }
 
 #[cfg(test)]

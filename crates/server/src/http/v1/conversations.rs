@@ -16,6 +16,7 @@ use super::{TAG_CONVERSATIONS, path_id};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
+use crate::http::paging::page_limit;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: i64 = 20;
@@ -103,10 +104,7 @@ async fn list(
     AuthUser { user, .. }: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ConversationPage>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(FieldError::new("limit", format!("must be 1 to {MAX_PAGE}")).into());
-    }
+    let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     // One more than asked tells whether another page follows.
     let mut summaries = state

@@ -19,6 +19,7 @@ use crate::auth::AuthUser;
 use crate::domain::{AllValid, MessageContent};
 use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
+use crate::http::paging::page_limit;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: i64 = 50;
@@ -117,10 +118,7 @@ async fn history(
 }
 
 fn history_window(params: &HistoryParams) -> Result<(HistoryWindow, i64), ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(FieldError::new("limit", format!("must be 1 to {MAX_PAGE}")).into());
-    }
+    let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     for (field, seq) in [("before", params.before), ("after", params.after)] {
         if seq.is_some_and(|seq| seq < 0) {
             return Err(FieldError::new(field, "must be 0 or more").into());

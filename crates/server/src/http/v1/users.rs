@@ -14,6 +14,7 @@ use crate::auth::AuthUser;
 use crate::domain::{AllValid, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query};
+use crate::http::paging::page_limit;
 use crate::state::AppState;
 
 const MAX_SEARCH: i64 = 50;
@@ -121,10 +122,7 @@ async fn search(
     if prefix.is_empty() || prefix.chars().count() > 50 || prefix.contains('\0') {
         return Err(FieldError::new("q", "must be 1 to 50 characters").into());
     }
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=MAX_SEARCH).contains(&limit) {
-        return Err(FieldError::new("limit", "must be 1 to 50").into());
-    }
+    let limit = page_limit(params.limit, 20, MAX_SEARCH)?;
     let users = state.store().search_users(prefix, limit).await?;
     Ok(Json(users.into_iter().map(PublicUser::from).collect()))
 }
