@@ -113,8 +113,7 @@ fn malformed(err: &serde_json::Error) -> ApiError {
 /// quote it ("invalid type: string \"hunter2\", expected ..."), so only the expectation is kept.
 fn describe(path: &str, err: &serde_json::Error) -> FieldError {
     let message = err.to_string();
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or_default();
+    if let Some(name) = missing_field(&message) {
         let field = if path == "." {
             name.to_owned()
         } else {
@@ -137,6 +136,12 @@ fn describe(path: &str, err: &serde_json::Error) -> FieldError {
     }
 }
 
+/// The field a serde "missing field `name`" message names.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
 /// A query string.
 pub struct Query<T>(pub T);
 
@@ -154,13 +159,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
                 let message = text
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text);
-                match message.strip_prefix("missing field `") {
-                    Some(rest) => {
-                        let name = rest.split('`').next().unwrap_or_default();
-                        ApiError::invalid(name, "field required")
-                    }
-                    None => ApiError::invalid("query", message),
-                }
+                let error = match missing_field(message) {
+                    Some(name) => FieldError::new(name, "field required"),
+                    None => FieldError::new("query", message),
+                };
+                ApiError::from(error)
             })
     }
 }
