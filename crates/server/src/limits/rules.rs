@@ -28,57 +28,62 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 /// Every rule, its default, and the route it guards. The compatibility faces keep their
 /// seeds' documented limits; the rest guard routes that write or cost a password hash.
-const ROUTES: &[(&str, u32, Duration, Method, &str)] = &[
-    // Counted by client IP (see `IP_RULES`).
-    ("face1.register", 5, MINUTE, Method::POST, "/auth/register"),
-    ("face1.login", 10, MINUTE, Method::POST, "/auth/login"),
-    ("face2.register", 5, MINUTE, Method::POST, "/register"),
-    ("face2.login", 5, MINUTE, Method::POST, "/login"),
-    ("v1.register", 5, MINUTE, Method::POST, "/v1/auth/register"),
-    ("v1.login", 10, MINUTE, Method::POST, "/v1/auth/login"),
-    ("v1.refresh", 30, MINUTE, Method::POST, "/v1/auth/refresh"),
-    // Counted by user.
-    ("face1.send", 1, MINUTE, Method::POST, "/messages/"),
-    ("face1.list", 10, MINUTE, Method::GET, "/messages/"),
+const ROUTES: &[(Rule, Method, &str)] = &[
+    (per_ip("face1.register", 5), Method::POST, "/auth/register"),
+    (per_ip("face1.login", 10), Method::POST, "/auth/login"),
+    (per_ip("face2.register", 5), Method::POST, "/register"),
+    (per_ip("face2.login", 5), Method::POST, "/login"),
+    (per_ip("v1.register", 5), Method::POST, "/v1/auth/register"),
+    (per_ip("v1.login", 10), Method::POST, "/v1/auth/login"),
+    (per_ip("v1.refresh", 30), Method::POST, "/v1/auth/refresh"),
+    (per_user("face1.send", 1), Method::POST, "/messages/"),
+    (per_user("face1.list", 10), Method::GET, "/messages/"),
     (
-        "face1.edit",
-        3,
-        MINUTE,
+        per_user("face1.edit", 3),
         Method::PUT,
         "/messages/{message_id}",
     ),
-    ("face2.send", 30, MINUTE, Method::POST, "/send"),
-    ("v1.account", 10, MINUTE, Method::PATCH, "/v1/users/me"),
-    ("v1.search", 60, MINUTE, Method::GET, "/v1/users"),
-    ("v1.open", 30, MINUTE, Method::POST, "/v1/conversations"),
+    (per_user("face2.send", 30), Method::POST, "/send"),
+    (per_user("v1.account", 10), Method::PATCH, "/v1/users/me"),
+    (per_user("v1.search", 60), Method::GET, "/v1/users"),
+    (per_user("v1.open", 30), Method::POST, "/v1/conversations"),
     (
-        "v1.send",
-        60,
-        MINUTE,
+        per_user("v1.send", 60),
         Method::POST,
         "/v1/conversations/{id}/messages",
     ),
-    ("v1.edit", 30, MINUTE, Method::PATCH, "/v1/messages/{id}"),
-    ("v1.delete", 30, MINUTE, Method::DELETE, "/v1/messages/{id}"),
+    (per_user("v1.edit", 30), Method::PATCH, "/v1/messages/{id}"),
     (
-        "v1.read",
-        120,
-        MINUTE,
+        per_user("v1.delete", 30),
+        Method::DELETE,
+        "/v1/messages/{id}",
+    ),
+    (
+        per_user("v1.read", 120),
         Method::POST,
         "/v1/conversations/{id}/read",
     ),
 ];
 
-/// The rules that count by client IP whatever the request carries.
-const IP_RULES: &[&str] = &[
-    "face1.register",
-    "face1.login",
-    "face2.register",
-    "face2.login",
-    "v1.register",
-    "v1.login",
-    "v1.refresh",
-];
+/// A per-minute rule counted by user: the routes a signed-in user calls.
+const fn per_user(name: &'static str, limit: u32) -> Rule {
+    Rule {
+        name,
+        limit,
+        window: MINUTE,
+        key: KeyBy::User,
+    }
+}
+
+/// A per-minute rule counted by client IP: the routes that hand out tokens.
+const fn per_ip(name: &'static str, limit: u32) -> Rule {
+    Rule {
+        name,
+        limit,
+        window: MINUTE,
+        key: KeyBy::Ip,
+    }
+}
 
 /// The rules in force. Empty when limits are off.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,20 +95,7 @@ impl Default for Rules {
     fn default() -> Self {
         let by_route = ROUTES
             .iter()
-            .map(|(name, limit, window, method, path)| {
-                let key = if IP_RULES.contains(name) {
-                    KeyBy::Ip
-                } else {
-                    KeyBy::User
-                };
-                let rule = Rule {
-                    name,
-                    limit: *limit,
-                    window: *window,
-                    key,
-                };
-                (method.clone(), *path, rule)
-            })
+            .map(|(rule, method, path)| (method.clone(), *path, *rule))
             .collect();
         Self { by_route }
     }
@@ -136,7 +128,7 @@ impl Rules {
 
     /// Every rule name with its default, for error messages and documentation.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        ROUTES.iter().map(|(name, ..)| *name)
+        ROUTES.iter().map(|(rule, ..)| rule.name)
     }
 
     /// Parses `MISSIVE_RATE_LIMITS`: `off`, or `name=N/unit,...` (units `s`, `min`, `h`,
