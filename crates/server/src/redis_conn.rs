@@ -139,6 +139,7 @@ impl Breaker {
     }
 }
 
-fn millis(span: Duration) -> u64 {
+/// A span in whole milliseconds, as Redis's `PX` and `PEXPIRE` take it.
+pub fn millis(span: Duration) -> u64 {
     u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
 }

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use super::entries::EPOCH;
 use super::{Cache, VERSION_TTL, fresh_version};
-use crate::redis_conn::{Breaker, Redis, Unreachable, within_budget};
+use crate::redis_conn::{Breaker, Redis, Unreachable, millis, within_budget};
 
 pub struct RedisCache {
     redis: Redis,
@@ -115,10 +115,6 @@ impl RedisCache {
     fn is_down(&self) -> bool {
         self.breaker.is_down()
     }
-}
-
-fn millis(span: Duration) -> u64 {
-    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn set_version(pipe: &mut redis::Pipeline, key: String, only_if_missing: bool) {
