@@ -8,6 +8,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use missive_store::{Timestamp, User};
 
+use crate::auth::TokenSubject;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,7 +34,12 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers).ok_or(NOT_AUTHENTICATED)?;
-        let subject = state.tokens().verify(token).map_err(|_| INVALID_TOKEN)?;
+        // The rate limiter may have verified this very token already (extensions are ours
+        // alone; no client can set them).
+        let subject = match parts.extensions.get::<TokenSubject>() {
+            Some(subject) => *subject,
+            None => state.tokens().verify(token).map_err(|_| INVALID_TOKEN)?,
+        };
         // One query (none once cached: see `cache::CachedStore::session_user`): the session
         // must still be open and its user still exist.
         let found = state

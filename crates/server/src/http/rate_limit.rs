@@ -20,7 +20,7 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let rule = request
         .extensions()
         .get::<MatchedPath>()
@@ -34,7 +34,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let Some(rule) = rule else {
         return next.run(request).await;
     };
-    let key = limit_key(&state, &rule, &request);
+    let key = limit_key(&state, &rule, &mut request);
     let decision = state.limiter().check(&rule, &key).await;
     let mut response = if decision.allowed {
         next.run(request).await
@@ -50,11 +50,13 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
 
 /// Who is counted: for most rules the token's user when it carries a valid signature
 /// (checked without a database round trip; the handler still checks the session), otherwise
-/// the client IP.
-fn limit_key(state: &AppState, rule: &Rule, request: &Request) -> String {
+/// the client IP. A verified token is left in the request for `AuthUser`, which then does not
+/// verify it again.
+fn limit_key(state: &AppState, rule: &Rule, request: &mut Request) -> String {
     if rule.key == KeyBy::User {
         let token = bearer_token(request.headers());
         if let Some(subject) = token.and_then(|t| state.tokens().verify(t).ok()) {
+            request.extensions_mut().insert(subject);
             return format!("user:{}", subject.user_id);
         }
     }
