@@ -55,8 +55,6 @@ pub enum ApiError {
         code: &'static str,
         detail: &'static str,
     },
-    /// 405.
-    MethodNotAllowed,
     /// 409, with the route's own message.
     Conflict {
         code: &'static str,
@@ -95,7 +93,6 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -114,7 +111,6 @@ impl ApiError {
             | Self::NotFound { code, detail }
             | Self::Conflict { code, detail }
             | Self::Unprocessable { code, detail } => (code, detail.to_owned(), Vec::new()),
-            Self::MethodNotAllowed => ("method_not_allowed", "Method Not Allowed".into(), vec![]),
             Self::PayloadTooLarge => ("payload_too_large", "Request body too large".into(), vec![]),
             Self::UnsupportedMediaType => (
                 "unsupported_media_type",
