@@ -136,10 +136,6 @@ impl App {
         Ok(Self { state, pool })
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn serve(
         self,

@@ -20,12 +20,6 @@ pub enum StoreError {
     Other(#[source] sqlx::Error),
 }
 
-impl StoreError {
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
-    }
-}
-
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {

@@ -194,10 +194,6 @@ impl SqlStore {
     pub fn backend(&self) -> Backend {
         self.pool.backend()
     }
-
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
-    }
 }
 
 #[async_trait]
