@@ -1,6 +1,6 @@
 //! Direct conversations: one per unordered pair of users.
 
-use crate::pool::{BeginWrite, on_pool};
+use crate::pool::{Begin, on_pool};
 use crate::sql::{conversation_columns, not_hidden_from, unread_count_of};
 use crate::{
     Conversation, ConversationSummary, MemberConversation, Message, ReadState, SqlStore,

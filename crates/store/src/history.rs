@@ -2,7 +2,7 @@
 //! hid ("delete for me") is left out of everything that user reads.
 
 use crate::conversations::ordered;
-use crate::pool::on_pool;
+use crate::pool::{Begin, on_pool};
 use crate::sql::{Dialect, message_select, not_hidden_from};
 use crate::{HistoryWindow, Message, MessageWindow, Page, SqlStore, StoreError};
 
@@ -68,7 +68,7 @@ impl SqlStore {
         let (low, high) = ordered(user, peer);
         // The page and its total come from one snapshot, so they always agree.
         let (items, total) = on_pool!(&self.pool, p => {
-            let mut tx = p.begin_with(p.pick(SNAPSHOT_PG, SNAPSHOT_SQLITE)).await?;
+            let mut tx = p.begin_detached(p.pick(SNAPSHOT_PG, SNAPSHOT_SQLITE)).await?;
             let items: Vec<Message> = sqlx::query_as(DIRECT_HISTORY)
                 .bind(low).bind(high).bind(user).bind(limit).bind(offset)
                 .fetch_all(&mut *tx).await?;

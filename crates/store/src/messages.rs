@@ -1,7 +1,7 @@
 //! Sending, editing and deleting messages.
 
 use crate::conversations::ordered;
-use crate::pool::{BeginWrite, on_pool};
+use crate::pool::{Begin, on_pool};
 use crate::sql::{Dialect, message_select};
 use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, PgPool, SqlitePool, Transaction};
+use sqlx::{Connection, PgPool, Pool, SqlitePool, Transaction};
 
 use crate::StoreError;
 
@@ -131,24 +131,56 @@ impl DbPool {
     }
 }
 
-/// Starts a transaction that will write. SQLite takes the write lock up front (`BEGIN
-/// IMMEDIATE`): a deferred transaction that reads first and writes later fails with BUSY when
-/// another writer got in between, whereas an immediate one simply waits its turn.
-pub(crate) trait BeginWrite {
+/// Starting transactions that a cancelled caller cannot leave half-begun.
+///
+/// sqlx 0.9.0 counts a PostgreSQL transaction as open only once `BEGIN` has been answered: if
+/// the caller's future is dropped while `BEGIN` is in flight (a client hangs up, a timeout
+/// fires), the server is left inside a transaction that sqlx does not know about, and the pool
+/// hands that connection to the next caller, whose writes then fail (sqlx issues 4393/4385).
+/// So `BEGIN` runs on a task of its own, which always completes: a caller that goes away drops
+/// a fully begun transaction, which sqlx rolls back before the connection is used again.
+pub(crate) trait Begin {
     type Db: sqlx::Database;
+
+    /// Begins with `statement` (`BEGIN`, or a variant such as a read-only snapshot).
+    async fn begin_detached(
+        &self,
+        statement: &'static str,
+    ) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+
+    /// Begins a transaction that will write. SQLite takes the write lock up front (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads first and writes later fails with BUSY
+    /// when another writer got in between, whereas an immediate one simply waits its turn.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
-impl BeginWrite for PgPool {
-    type Db = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
-        self.begin().await
+impl<DB: sqlx::Database + WriteStatement> Begin for Pool<DB> {
+    type Db = DB;
+
+    async fn begin_detached(
+        &self,
+        statement: &'static str,
+    ) -> Result<Transaction<'static, DB>, sqlx::Error> {
+        let pool = self.clone();
+        tokio::spawn(async move { pool.begin_with(statement).await })
+            .await
+            .map_err(|err| sqlx::Error::Io(std::io::Error::other(err)))?
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
+        self.begin_detached(DB::BEGIN_WRITE).await
     }
 }
 
-impl BeginWrite for SqlitePool {
-    type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
-    }
+/// The statement that starts a write transaction on each backend.
+pub(crate) trait WriteStatement {
+    const BEGIN_WRITE: &'static str;
+}
+
+impl WriteStatement for sqlx::Postgres {
+    const BEGIN_WRITE: &'static str = "BEGIN";
+}
+
+impl WriteStatement for sqlx::Sqlite {
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 }

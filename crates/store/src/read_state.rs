@@ -2,7 +2,7 @@
 //! others after the member's read position that are neither deleted nor hidden from them.
 //! So it cannot drift from the messages it counts.
 
-use crate::pool::{BeginWrite, on_pool};
+use crate::pool::{Begin, on_pool};
 use crate::sql::unread_count_of;
 use crate::{ReadState, SqlStore, StoreError};
 

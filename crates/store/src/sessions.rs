@@ -1,6 +1,6 @@
 //! Login sessions and their rotating refresh tokens (stored only as hashes).
 
-use crate::pool::{BeginWrite, on_pool};
+use crate::pool::{Begin, on_pool};
 use crate::{RefreshOutcome, Session, SessionUser, SqlStore, StoreError, Timestamp};
 
 const INSERT_SESSION: &str = "INSERT INTO sessions \

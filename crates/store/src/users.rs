@@ -1,7 +1,7 @@
 //! User accounts.
 
 use crate::error::is_unique_violation;
-use crate::pool::{BeginWrite, on_pool};
+use crate::pool::{Begin, on_pool};
 use crate::sessions::REVOKE_OTHERS;
 use crate::sql::user_select;
 use crate::{AccountChanges, ConflictKind, NewUser, SqlStore, StoreError, Timestamp, User};

@@ -3,6 +3,7 @@
 //! never see each other's rows. This file holds the helpers; each module covers one area.
 
 mod accounts;
+mod cancellation;
 mod conversations;
 mod deletion;
 mod history;
