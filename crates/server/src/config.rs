@@ -187,6 +187,18 @@ pub struct Settings {
     #[arg(long, env = "MISSIVE_REQUEST_TIMEOUT_SECS", value_name = "MISSIVE_REQUEST_TIMEOUT_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
     pub request_timeout_secs: u32,
+
+    /// Most client connections open at once; further ones wait to be accepted. Lowered at
+    /// start-up if the open-file limit cannot hold this many.
+    #[arg(long, env = "MISSIVE_MAX_CONNECTIONS", value_name = "MISSIVE_MAX_CONNECTIONS",
+          default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
+
+    /// Seconds a connection has to send a request's complete headers, from when it opens or
+    /// its previous response ends; so also how long a keep-alive connection may sit idle.
+    #[arg(long, env = "MISSIVE_HEADER_TIMEOUT_SECS", value_name = "MISSIVE_HEADER_TIMEOUT_SECS",
+          default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
+    pub header_timeout_secs: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -261,6 +273,8 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
     pub db_max_connections: u32,
     pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
     pub idempotency_ttl: Duration,
     pub session_idle: Duration,
     pub rate_limits: Rules,
@@ -323,6 +337,8 @@ impl Settings {
             cors_origins: parse_cors_origins(&self.cors_origins)?,
             db_max_connections: self.db_max_connections,
             request_timeout: Duration::from_secs(u64::from(self.request_timeout_secs)),
+            max_connections: self.max_connections as usize,
+            header_timeout: Duration::from_secs(u64::from(self.header_timeout_secs)),
             idempotency_ttl: Duration::from_secs(u64::from(self.idempotency_ttl_hours) * 3600),
             session_idle: Duration::from_secs(u64::from(self.session_idle_days) * 86_400),
             rate_limits: match &self.rate_limits {

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod error;
 pub mod extract;
@@ -19,7 +20,6 @@ pub mod state;
 pub mod telemetry;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use missive_store::{DbPool, PoolSettings, SqlStore, Store};
@@ -136,21 +136,26 @@ impl App {
         Ok(Self { state, pool })
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets the requests in flight finish (for at
+    /// most the request timeout) and closes the database pool.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let config = self.state.config();
+        let limits = connections::ConnectionLimits {
+            max_connections: connections::fit_to_descriptors(config.max_connections),
+            head_timeout: config.header_timeout,
+            shutdown_grace: config.request_timeout,
+        };
+        let tasks = self.state.tasks().clone();
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let router = http::router(self.state.clone());
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        connections::serve(listener, router, limits, tasks, shutdown).await;
         housekeeping.abort();
         self.pool.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use missive_store::Store;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::{Passwords, Tokens};
 use crate::config::Config;
@@ -19,6 +20,8 @@ struct Inner {
     tokens: Tokens,
     passwords: Passwords,
     limiter: Arc<dyn RateLimiter>,
+    /// Every connection, request and piece of background work, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             tokens,
             passwords,
             limiter,
+            tasks: TaskTracker::new(),
         }))
     }
 
@@ -52,5 +56,8 @@ impl AppState {
     }
     pub fn limiter(&self) -> &dyn RateLimiter {
         self.0.limiter.as_ref()
+    }
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.0.tasks
     }
 }

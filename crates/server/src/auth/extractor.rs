@@ -69,7 +69,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// minute staler.
 fn record_use(state: &AppState, session_id: i64) {
     let state = state.clone();
-    tokio::spawn(async move {
+    state.tasks().clone().spawn(async move {
         if let Err(err) = state.store().touch_session(session_id).await {
             tracing::debug!(error = %err, "could not record session use");
         }

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -23,7 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tracing::{Instrument, Span};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::CorsOrigins;
@@ -50,6 +51,7 @@ pub use client_ip::{ForwardedHeader, parse_trusted};
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
     let limits = axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce);
+    let state_for_tasks = state.clone();
     let (routes, api) = api_routes().split_for_parts();
     // `Router::layer` wraps every route and the fallback; the last layer added is the
     // outermost. Reading bottom-up: the request id exists before anything logs, and every
@@ -60,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(limits)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state_for_tasks,
+            run_to_completion,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
@@ -77,6 +83,41 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
+}
+
+/// Longest `X-Request-ID` a client may choose; longer or unprintable ones are replaced.
+const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// A client's request id is echoed and logged with every line of its request, so only a short,
+/// printable one is kept; any other is dropped and a new one made in its place.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let usable = request.headers().get(&REQUEST_ID).is_none_or(|id| {
+        let id = id.as_bytes();
+        !id.is_empty() && id.len() <= MAX_REQUEST_ID_CHARS && id.iter().all(u8::is_ascii_graphic)
+    });
+    if !usable {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
+}
+
+/// Runs the rest of the request on a task of its own that always runs to its end, so neither a
+/// client hanging up nor the request timeout stops a use case halfway (say, between its commit
+/// and the cache entries it retires). The caller still gets its timeout answer on time.
+async fn run_to_completion(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let work = next.run(request).instrument(Span::current());
+    match state.tasks().spawn(work).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "a request task failed");
+            ApiError::Internal.into_response()
+        }
+    }
 }
 
 fn request_span(request: &Request) -> Span {

@@ -85,6 +85,8 @@ pub fn test_config(db: &TestDb) -> Config {
         cors_origins: CorsOrigins::Any,
         db_max_connections: 8,
         request_timeout: Duration::from_secs(30),
+        max_connections: 10_000,
+        header_timeout: Duration::from_secs(10),
         idempotency_ttl: Duration::from_secs(24 * 3600),
         session_idle: Duration::from_secs(30 * 86_400),
         // Tests register many users from one address; the rate-limit tests turn limits on.

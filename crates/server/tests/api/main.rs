@@ -9,6 +9,7 @@ mod cache_shared;
 mod cache_tokens;
 mod chat_service;
 mod cli;
+mod connections;
 mod cross_face;
 mod hostile_input;
 mod many_instances;
