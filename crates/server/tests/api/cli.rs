@@ -100,43 +100,97 @@ fn bad_settings_stop_start_up_with_a_line_naming_the_setting() {
     }
 }
 
-#[test]
-fn serve_with_no_configuration_answers_on_the_bound_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BINARY)
-        .current_dir(dir.path())
-        .env_clear()
-        .env("MISSIVE_BIND", &bind)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut answered = false;
-    while Instant::now() < deadline && !answered {
-        answered = std::net::TcpStream::connect(&bind).is_ok_and(|mut stream| {
+/// The binary serving in its own directory, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    bind: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Starts `missive` with exactly `vars` (plus MISSIVE_BIND on a free port) and waits until
+    /// it answers `/healthz`; panics with its log if it does not within 20 s.
+    fn start(vars: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let child = Command::new(BINARY)
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(vars.iter().copied())
+            .env("MISSIVE_BIND", &bind)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut served = Self {
+            child,
+            bind,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !served.healthy() {
+            if Instant::now() > deadline {
+                let log = served.stop();
+                panic!("no answer on {}; log:\n{log}", served.bind);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        served
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    fn healthy(&self) -> bool {
+        std::net::TcpStream::connect(&self.bind).is_ok_and(|mut stream| {
             use std::io::{Read, Write};
             let _ =
                 stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             let mut reply = String::new();
             let _ = stream.read_to_string(&mut reply);
             reply.starts_with("HTTP/1.1 200") && reply.contains(r#"{"status":"ok"}"#)
-        });
-        if !answered {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stdout);
-    assert!(answered, "no answer on {bind}; log:\n{log}");
-    assert!(dir.path().join("missive.db").exists());
+
+    /// The most memory the process has held resident so far, in MiB.
+    fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib / 1024
+    }
+
+    /// Kills the process; its standard output (the log).
+    fn stop(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut log = String::new();
+        if let Some(stdout) = self.child.stdout.as_mut() {
+            use std::io::Read;
+            let _ = stdout.read_to_string(&mut log);
+        }
+        let _ = self.child.wait();
+        log
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_with_no_configuration_answers_on_the_bound_address() {
+    let mut served = Served::start(&[]);
+    assert!(served.dir().join("missive.db").exists());
+    let log = served.stop();
     assert_eq!(
         log.matches("sqlite://missive.db").count(),
         1,
@@ -144,4 +198,29 @@ fn serve_with_no_configuration_answers_on_the_bound_address() {
     );
     assert!(log.contains("rate limits and events: in-process"), "{log}");
     assert!(log.contains("SECRET_KEY is not set"), "{log}");
+}
+
+/// Each Argon2id hash works in ~19 MiB. A burst of logins must not leave one such block per
+/// thread that ever hashed (the process once reached a gigabyte after 32 concurrent logins).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_concurrent_logins_keeps_memory_bounded() {
+    let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
+    let base = format!("http://{}", served.bind);
+    let client = reqwest::Client::new();
+    let account = serde_json::json!({
+        "username": "burst", "email": "burst@example.com", "password": "correct-horse-battery"
+    });
+    let registered = client
+        .post(format!("{base}/register"))
+        .json(&account)
+        .send()
+        .await;
+    assert_eq!(registered.unwrap().status(), 201);
+    let login = serde_json::json!({"username": "burst", "password": "correct-horse-battery"});
+    let logins = (0..128).map(|_| client.post(format!("{base}/login")).json(&login).send());
+    for answer in futures::future::join_all(logins).await {
+        assert_eq!(answer.unwrap().status(), 200);
+    }
+    let peak = served.peak_rss_mib();
+    assert!(peak < 200, "resident memory peaked at {peak} MiB");
 }

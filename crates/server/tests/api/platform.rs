@@ -213,6 +213,41 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients() {
 }
 
 #[tokio::test]
+async fn an_overlong_or_unprintable_request_id_is_replaced_not_echoed() {
+    let app = TestApp::start(TestDb::sqlite().await, test_config).await;
+    let longest = "r".repeat(128);
+    let too_long = "x".repeat(129);
+    let huge = "y".repeat(60_000);
+    for (sent, kept) in [
+        (longest.as_str(), true),
+        (too_long.as_str(), false),
+        (huge.as_str(), false),
+        ("has space", false),
+        ("tab\there", false),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let echoed = response.headers()["x-request-id"].to_str().unwrap();
+        if kept {
+            assert_eq!(echoed, sent);
+        } else {
+            assert_eq!(
+                echoed.len(),
+                36,
+                "a new UUID in place of {} bytes",
+                sent.len()
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn cors_preflight_is_answered_for_any_origin_by_default() {
     for app in apps().await {
         let response = app
