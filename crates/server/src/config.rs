@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
-use missive_store::Backend;
+use missive_store::{Backend, SqliteSync};
 
 use crate::http::ForwardedHeader;
 use crate::limits::Rules;
@@ -199,6 +199,23 @@ pub struct Settings {
     #[arg(long, env = "MISSIVE_HEADER_TIMEOUT_SECS", value_name = "MISSIVE_HEADER_TIMEOUT_SECS",
           default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
     pub header_timeout_secs: u32,
+
+    /// SQLite only: `full` (a sent message survives power loss) or `normal` (faster; the last
+    /// commits may be lost on power loss or an OS crash, never on a process crash).
+    #[arg(
+        long,
+        env = "MISSIVE_SQLITE_SYNCHRONOUS",
+        value_name = "MISSIVE_SQLITE_SYNCHRONOUS",
+        default_value = "full",
+        global = true
+    )]
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -275,6 +292,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub sqlite_sync: SqliteSync,
     pub idempotency_ttl: Duration,
     pub session_idle: Duration,
     pub rate_limits: Rules,
@@ -339,6 +357,10 @@ impl Settings {
             request_timeout: Duration::from_secs(u64::from(self.request_timeout_secs)),
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_secs(u64::from(self.header_timeout_secs)),
+            sqlite_sync: match self.sqlite_synchronous {
+                SqliteSynchronous::Full => SqliteSync::Full,
+                SqliteSynchronous::Normal => SqliteSync::Normal,
+            },
             idempotency_ttl: Duration::from_secs(u64::from(self.idempotency_ttl_hours) * 3600),
             session_idle: Duration::from_secs(u64::from(self.session_idle_days) * 86_400),
             rate_limits: match &self.rate_limits {

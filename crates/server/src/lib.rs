@@ -54,6 +54,7 @@ pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
     let url = config.database_url.expose();
     let settings = PoolSettings {
         max_connections: config.db_max_connections,
+        sqlite_sync: config.sqlite_sync,
         ..PoolSettings::default()
     };
     let failed = |source| StartError::Database {
@@ -151,9 +152,12 @@ impl App {
         };
         let tasks = self.state.tasks().clone();
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let pool = self.pool.clone();
+        let wal = tokio::spawn(async move { pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL).await });
         let router = http::router(self.state.clone());
         connections::serve(listener, router, limits, tasks, shutdown).await;
         housekeeping.abort();
+        wal.abort();
         self.pool.close().await;
         Ok(())
     }
@@ -169,6 +173,10 @@ fn build_limiter(config: &Config, redis: Option<redis_conn::Redis>) -> Arc<dyn R
         None => Arc::new(MemoryLimiter::new(longest_window)),
     }
 }
+
+/// How often SQLite's write-ahead log is checkpointed: it grows by at most what this much
+/// traffic writes, and is truncated to at most 64 MiB after each checkpoint.
+const WAL_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Once an hour: forgets expired idempotency keys and deletes sessions that ended or expired
 /// more than an idle period ago. Both are already ignored when met; this keeps tables small.

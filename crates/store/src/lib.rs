@@ -22,7 +22,7 @@ pub use models::{
     MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,
     Session, SessionUser, Timestamp, User,
 };
-pub use pool::{Backend, DbPool, PoolSettings};
+pub use pool::{Backend, DbPool, PoolSettings, SqliteSync};
 pub use store::{Page, SqlStore, Store};
 
 #[cfg(feature = "testing")]

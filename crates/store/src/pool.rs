@@ -28,12 +28,14 @@ impl Backend {
     }
 }
 
-/// Pool sizing and how long a request may wait for a connection before the store reports
-/// `Unavailable` (so a dead database turns into quick 503s rather than hung requests).
+/// Pool sizing, how long a request may wait for a connection before the store reports
+/// `Unavailable` (so a dead database turns into quick 503s rather than hung requests), and
+/// SQLite's durability and write-ahead-log upkeep.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    pub sqlite_sync: SqliteSync,
 }
 
 impl Default for PoolSettings {
@@ -41,9 +43,27 @@ impl Default for PoolSettings {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(3),
+            sqlite_sync: SqliteSync::Full,
         }
     }
 }
+
+/// When SQLite reports a commit done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// After the write-ahead log is synced to disk: a commit survives power loss and an OS
+    /// crash (as PostgreSQL's default does).
+    Full,
+    /// Before that sync: faster, and safe against the process crashing, but the last commits
+    /// may be lost on power loss or an OS crash.
+    Normal,
+}
+
+/// How long a SQLite statement waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest the write-ahead log file is left at after a checkpoint resets it.
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub enum DbPool {
@@ -71,9 +91,13 @@ impl DbPool {
                 let options = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(match settings.sqlite_sync {
+                        SqliteSync::Full => SqliteSynchronous::Full,
+                        SqliteSync::Normal => SqliteSynchronous::Normal,
+                    })
+                    .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(5));
+                    .busy_timeout(BUSY_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
@@ -126,9 +150,61 @@ impl DbPool {
         })
     }
 
+    /// Runs until the pool closes (or the caller stops polling it): on SQLite, checkpoints the
+    /// write-ahead log every `interval` so that it stays bounded under steady traffic; on
+    /// PostgreSQL, which manages its own log, returns at once.
+    pub async fn keep_wal_bounded(&self, interval: Duration) {
+        if let Self::Sqlite(pool) = self {
+            checkpoint_every(pool, interval).await;
+        }
+    }
+
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }
+}
+
+/// Checkpoints SQLite's write-ahead log every `interval` until the pool closes, truncating
+/// the file (see [`DbPool::keep_wal_bounded`]). SQLite's automatic checkpoints can copy the log into the database but never
+/// restart it while some reader still uses it, and under steady traffic one always does: the
+/// log then grows without bound (hundreds of megabytes a minute). A `TRUNCATE` checkpoint
+/// waits (up to the busy timeout) for the readers of older snapshots to finish, then starts
+/// the log afresh; readers that begin meanwhile read the database file and do not hold it up.
+async fn checkpoint_every(pool: &SqlitePool, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    while !pool.is_closed() {
+        ticks.tick().await;
+        let checkpoint = checkpoint_once(pool).await;
+        match checkpoint {
+            // The first column is 1 when readers or writers kept it from completing; the
+            // next tick tries again.
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::debug!("WAL checkpoint could not finish; retrying"),
+            Err(_) if pool.is_closed() => {}
+            Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+        }
+    }
+}
+
+/// One `TRUNCATE` checkpoint. It holds the write lock while it waits for readers, so it waits
+/// only briefly (writers queue behind it) and leaves the rest to the next try.
+async fn checkpoint_once(pool: &SqlitePool) -> Result<(i64, i64, i64), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA busy_timeout = 100")
+        .execute(&mut *conn)
+        .await?;
+    let checkpoint = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {}",
+        BUSY_TIMEOUT.as_millis()
+    )))
+    .execute(&mut *conn)
+    .await?;
+    checkpoint
 }
 
 /// Starting transactions that a cancelled caller cannot leave half-begun.

@@ -87,6 +87,7 @@ pub fn test_config(db: &TestDb) -> Config {
         request_timeout: Duration::from_secs(30),
         max_connections: 10_000,
         header_timeout: Duration::from_secs(10),
+        sqlite_sync: missive_store::SqliteSync::Full,
         idempotency_ttl: Duration::from_secs(24 * 3600),
         session_idle: Duration::from_secs(30 * 86_400),
         // Tests register many users from one address; the rate-limit tests turn limits on.

@@ -12,6 +12,7 @@ mod messages;
 mod model;
 mod read_state;
 mod sessions;
+mod sqlite_files;
 
 use std::fmt::{Debug, Display};
 use std::time::Duration;
