@@ -200,6 +200,12 @@ pub struct Settings {
           default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
     pub header_timeout_secs: u32,
 
+    /// Seconds start-up keeps retrying a database that cannot be reached yet (containers
+    /// start in any order); 0 fails at once.
+    #[arg(long, env = "MISSIVE_DB_CONNECT_TIMEOUT_SECS", value_name = "MISSIVE_DB_CONNECT_TIMEOUT_SECS",
+          default_value_t = 60, value_parser = clap::value_parser!(u32).range(0..=3600), global = true)]
+    pub db_connect_timeout_secs: u32,
+
     /// SQLite only: `full` (a sent message survives power loss) or `normal` (faster; the last
     /// commits may be lost on power loss or an OS crash, never on a process crash).
     #[arg(
@@ -289,6 +295,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub cors_origins: CorsOrigins,
     pub db_max_connections: u32,
+    pub db_connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub header_timeout: Duration,
@@ -354,6 +361,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes as usize,
             cors_origins: parse_cors_origins(&self.cors_origins)?,
             db_max_connections: self.db_max_connections,
+            db_connect_timeout: Duration::from_secs(u64::from(self.db_connect_timeout_secs)),
             request_timeout: Duration::from_secs(u64::from(self.request_timeout_secs)),
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_secs(u64::from(self.header_timeout_secs)),

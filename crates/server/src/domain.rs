@@ -174,9 +174,36 @@ all_valid_for_tuple!(A, B);
 all_valid_for_tuple!(A, B, C);
 all_valid_for_tuple!(A, B, C, D);
 
+/// An id as written in a URL path: only the canonical form of a positive integer (`42`, never
+/// `+42`, `042` or ` 42`), so that one object has exactly one URL.
+pub fn canonical_id(raw: &str) -> Option<i64> {
+    let canonical = raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
+    raw.parse().ok().filter(|id| canonical && *id > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_ids_are_canonical_positive_integers_only() {
+        assert_eq!(canonical_id("9"), Some(9));
+        assert_eq!(canonical_id("9223372036854775807"), Some(i64::MAX));
+        for refused in [
+            "+9",
+            "0009",
+            "0",
+            "-1",
+            " 9",
+            "9 ",
+            "9a",
+            "",
+            "1e3",
+            "9223372036854775808",
+        ] {
+            assert_eq!(canonical_id(refused), None, "{refused:?}");
+        }
+    }
 
     #[test]
     fn usernames_follow_the_rules() {

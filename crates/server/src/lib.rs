@@ -61,9 +61,43 @@ pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
         url: redact_url(url),
         source,
     };
-    let pool = DbPool::connect(url, &settings).await.map_err(failed)?;
+    let pool = connect_patiently(url, &settings, config.db_connect_timeout)
+        .await
+        .map_err(failed)?;
     pool.migrate().await.map_err(failed)?;
     Ok(pool)
+}
+
+/// Connects, retrying with back-off while the database is unreachable, for up to `patience`:
+/// a database still starting (containers start in any order) is waited for, each attempt
+/// logged. Errors that retrying cannot fix (a bad URL, a refused password) fail at once.
+async fn connect_patiently(
+    url: &str,
+    settings: &PoolSettings,
+    patience: std::time::Duration,
+) -> Result<DbPool, missive_store::StoreError> {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + patience;
+    let mut delay = Duration::from_millis(250);
+    for attempt in 1.. {
+        match DbPool::connect(url, settings).await {
+            Err(missive_store::StoreError::Unavailable(err))
+                if Instant::now() + delay < deadline =>
+            {
+                tracing::warn!(
+                    attempt,
+                    retry_in = ?delay,
+                    error = %err,
+                    database = %redact_url(url),
+                    "database not reachable yet"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+    unreachable!("the attempts never run out")
 }
 
 /// Everything a running instance needs, ready to serve.

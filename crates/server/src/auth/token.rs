@@ -23,6 +23,8 @@ struct Claims {
 }
 
 const ISSUER: &str = "missive";
+/// Clock difference tolerated between instances, on `exp`, `nbf` and `iat`.
+const CLOCK_LEEWAY_SECS: u64 = 5;
 
 /// Who a valid access token speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +58,8 @@ impl Tokens {
         validation.set_required_spec_claims(&["sub", "exp", "iat", "iss", "aud"]);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[ISSUER]);
-        validation.leeway = 5;
+        validation.leeway = CLOCK_LEEWAY_SECS;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -89,6 +92,11 @@ impl Tokens {
     pub fn verify(&self, token: &str) -> Result<TokenSubject, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
+        // A token issued in the future was not issued by us (or a clock is badly wrong).
+        let now = chrono::Utc::now().timestamp();
+        if data.claims.iat > now.saturating_add(CLOCK_LEEWAY_SECS as i64) {
+            return Err(TokenError::Invalid);
+        }
         let user_id = data.claims.sub.parse().map_err(|_| TokenError::Invalid)?;
         Ok(TokenSubject {
             user_id,
@@ -148,6 +156,27 @@ mod tests {
         let key = EncodingKey::from_secret("k".repeat(32).as_bytes());
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
         assert_eq!(tokens.verify(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_token_issued_or_valid_only_in_the_future_is_refused() {
+        let now = chrono::Utc::now().timestamp();
+        let key = EncodingKey::from_secret("k".repeat(32).as_bytes());
+        let sign = |claims: serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+        };
+        let claims = |iat: i64| {
+            serde_json::json!({"sub": "1", "sid": 1, "iss": ISSUER, "aud": ISSUER,
+                               "iat": iat, "exp": now + 7200})
+        };
+        assert!(tokens().verify(&sign(claims(now))).is_ok());
+        assert_eq!(
+            tokens().verify(&sign(claims(now + 3600))),
+            Err(TokenError::Invalid)
+        );
+        let mut not_yet = claims(now);
+        not_yet["nbf"] = (now + 3600).into();
+        assert_eq!(tokens().verify(&sign(not_yet)), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn bad_settings_stop_start_up_with_a_line_naming_the_setting() {
             &[
                 ("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db"),
                 ("SECRET_KEY", &secret),
+                ("MISSIVE_DB_CONNECT_TIMEOUT_SECS", "0"),
             ],
             "DATABASE_URL",
         ),
@@ -98,6 +99,35 @@ fn bad_settings_stop_start_up_with_a_line_naming_the_setting() {
         assert!(!stderr.contains("hunter2"), "a password leaked:\n{stderr}");
         assert!(!stderr.contains(&secret), "the secret leaked:\n{stderr}");
     }
+}
+
+#[test]
+fn an_unreachable_database_is_retried_with_back_off_for_the_set_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "s".repeat(40);
+    let started = Instant::now();
+    let output = missive(
+        dir.path(),
+        &["migrate"],
+        &[
+            ("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db"),
+            ("SECRET_KEY", &secret),
+            ("MISSIVE_DB_CONNECT_TIMEOUT_SECS", "2"),
+        ],
+    );
+    let took = started.elapsed();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.matches("database not reachable yet").count() >= 2,
+        "attempts not logged:\n{log}"
+    );
+    assert!(!log.contains("hunter2"), "a password leaked:\n{log}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "gave up after {took:?}"
+    );
+    assert!(took < Duration::from_secs(10), "kept trying for {took:?}");
 }
 
 /// The binary serving in its own directory, killed when dropped.

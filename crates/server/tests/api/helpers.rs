@@ -84,6 +84,7 @@ pub fn test_config(db: &TestDb) -> Config {
         max_body_bytes: 65_536,
         cors_origins: CorsOrigins::Any,
         db_max_connections: 8,
+        db_connect_timeout: Duration::ZERO,
         request_timeout: Duration::from_secs(30),
         max_connections: 10_000,
         header_timeout: Duration::from_secs(10),

@@ -251,7 +251,7 @@ async fn update_message(
     Path(message_id): Path<String>,
     Json(body): Json<MessageUpdate>,
 ) -> Result<Json<MessageRead>, ApiError> {
-    let id: i64 = message_id.trim().parse().map_err(|_| MESSAGE_NOT_FOUND)?;
+    let id = crate::domain::canonical_id(&message_id).ok_or(MESSAGE_NOT_FOUND)?;
     let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
     let message = state
         .store()
