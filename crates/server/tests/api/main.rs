@@ -10,6 +10,7 @@ mod cache_tokens;
 mod chat_service;
 mod cli;
 mod cross_face;
+mod fastapi_faces;
 mod hostile_input;
 mod many_instances;
 mod message_service;
