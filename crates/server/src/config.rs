@@ -152,7 +152,8 @@ pub struct Settings {
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
     pub session_idle_days: u32,
 
-    /// Rate limits: `off`, or overrides like `face2.send=100/min,face1.send=off` (see the
+    /// Rate limits: `off`, or overrides like `face2.send=100/min,face1.send=off,face2.register=on`
+    /// (`on` turns on a rule that is off by default; see the
     /// README for every rule and its default).
     #[arg(
         long,

@@ -3,7 +3,7 @@
 
 use email_address::EmailAddress;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, Problem};
 
 /// 3–50 characters of ASCII letters, digits, `_`, `.`, `-`. ASCII only, so that two names
 /// that look alike are alike, and case-insensitive comparison means the same on every backend.
@@ -15,17 +15,15 @@ impl Username {
     pub const MAX: usize = 50;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let len = raw.chars().count();
-        if !(Self::MIN..=Self::MAX).contains(&len) {
-            return Err(FieldError::new("username", "must be 3 to 50 characters"));
-        }
-        if !raw.chars().all(is_username_char) {
-            return Err(FieldError::new(
-                "username",
-                "may contain only letters, digits, '_', '.' and '-'",
-            ));
-        }
-        Ok(Self(raw.to_owned()))
+        let problem = match chars_problem(raw, Self::MIN, Self::MAX) {
+            Some(problem) => problem,
+            None if raw.chars().all(is_username_char) => return Ok(Self(raw.to_owned())),
+            None => Problem::Pattern {
+                pattern: "^[A-Za-z0-9_.-]+$",
+                words: "may contain only letters, digits, '_', '.' and '-'",
+            },
+        };
+        Err(FieldError::body("username", problem))
     }
 
     /// The username a message-service registration (which has none) gets: see the README.
@@ -64,17 +62,45 @@ fn is_username_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
 
-/// A syntactically valid e-mail address of at most 254 characters.
+/// Text outside `min..=max` characters (Unicode scalar values, not bytes), if it is.
+fn chars_problem(raw: &str, min: usize, max: usize) -> Option<Problem> {
+    let len = raw.chars().count();
+    if len < min {
+        Some(Problem::TooShort { min, max })
+    } else if len > max {
+        Some(Problem::TooLong { min, max })
+    } else {
+        None
+    }
+}
+
+/// A syntactically valid e-mail address of at most 254 characters, its domain in lower case
+/// (as the seeds' e-mail type kept it: a domain's case means nothing, a local part's might).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
+    const MAX: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let raw = raw.trim();
-        if raw.len() > 254 || raw.contains('\0') || !EmailAddress::is_valid(raw) {
-            return Err(FieldError::new("email", "must be a valid e-mail address"));
+        let invalid = |reason: String| FieldError::body("email", Problem::Email { reason });
+        if raw.len() > Self::MAX {
+            let over = raw.len() - Self::MAX;
+            let plural = if over == 1 { "" } else { "s" };
+            return Err(invalid(format!(
+                "The email address is too long ({over} character{plural} too many)."
+            )));
         }
-        Ok(Self(raw.to_owned()))
+        if raw.contains('\0') {
+            return Err(FieldError::body("email", Problem::Nul));
+        }
+        let address: EmailAddress = raw
+            .parse()
+            .map_err(|err| invalid(email_reason(&err).to_owned()))?;
+        // The address alone, without any display name (`Erin <erin@example.com>`).
+        let (local, domain) = (address.local_part(), address.domain());
+        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,16 +112,29 @@ impl Email {
     }
 }
 
+/// Why an address is not one, in the words of Python's email-validator (which the seeds'
+/// e-mail type used), for the mistakes people make; a generic reason for the rest.
+fn email_reason(err: &email_address::Error) -> &'static str {
+    use email_address::Error;
+    match err {
+        Error::MissingSeparator => "An email address must have an @-sign.",
+        Error::LocalPartEmpty => "There must be something before the @-sign.",
+        Error::DomainEmpty => "There must be something after the @-sign.",
+        Error::DomainTooFew => "The part after the @-sign is not valid. It should have a period.",
+        Error::InvalidCharacter => "The email address contains invalid characters.",
+        _ => "The email address is not valid.",
+    }
+}
+
 /// A new password: 8–128 characters. The upper bound keeps hashing cost bounded.
 pub struct Password(String);
 
 impl Password {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let len = raw.chars().count();
-        if !(8..=128).contains(&len) {
-            return Err(FieldError::new("password", "must be 8 to 128 characters"));
+        match chars_problem(raw, 8, 128) {
+            Some(problem) => Err(FieldError::body("password", problem)),
+            None => Ok(Self(raw.to_owned())),
         }
-        Ok(Self(raw.to_owned()))
     }
 
     pub fn expose(&self) -> &str {
@@ -109,18 +148,11 @@ pub struct MessageContent(String);
 
 impl MessageContent {
     pub fn parse(raw: String, max_chars: usize) -> Result<Self, FieldError> {
-        let len = raw.chars().count();
-        if len == 0 || len > max_chars {
-            return Err(FieldError::new(
-                "content",
-                format!("must be 1 to {max_chars} characters"),
-            ));
+        if let Some(problem) = chars_problem(&raw, 1, max_chars) {
+            return Err(FieldError::body("content", problem));
         }
         if raw.contains('\0') {
-            return Err(FieldError::new(
-                "content",
-                "must not contain NUL characters",
-            ));
+            return Err(FieldError::body("content", Problem::Nul));
         }
         Ok(Self(raw))
     }
@@ -135,11 +167,11 @@ pub fn parse_full_name(raw: Option<String>) -> Result<Option<String>, FieldError
     let Some(name) = raw.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
-    if name.chars().count() > 200 || name.contains('\0') {
-        return Err(FieldError::new(
-            "full_name",
-            "must be at most 200 characters, without NUL",
-        ));
+    if let Some(problem) = chars_problem(&name, 0, 200) {
+        return Err(FieldError::body("full_name", problem));
+    }
+    if name.contains('\0') {
+        return Err(FieldError::body("full_name", Problem::Nul));
     }
     Ok(Some(name))
 }
@@ -247,5 +279,27 @@ mod tests {
         assert!(Email::parse("user@example.com").is_ok());
         assert!(Email::parse("not-an-email").is_err());
         assert!(Email::parse("a@b@c").is_err());
+    }
+
+    #[test]
+    fn an_emails_domain_is_lower_cased_and_its_local_part_kept() {
+        let email = Email::parse(" Erin.O@Mail.EXAMPLE.com ").unwrap();
+        assert_eq!(email.as_str(), "Erin.O@mail.example.com");
+        let named = Email::parse("Erin <Erin@EXAMPLE.com>").unwrap();
+        assert_eq!(named.as_str(), "Erin@example.com");
+    }
+
+    #[test]
+    fn a_refused_email_says_why_in_email_validators_words() {
+        let reason = |raw: &str| match Email::parse(raw).unwrap_err().problem {
+            Problem::Email { reason } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason("erin"), "An email address must have an @-sign.");
+        assert_eq!(
+            reason("@x.io"),
+            "There must be something before the @-sign."
+        );
+        assert_eq!(reason("erin@"), "There must be something after the @-sign.");
     }
 }

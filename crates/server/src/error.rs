@@ -18,23 +18,169 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// Per-field problems, on validation errors only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    pub errors: Vec<FieldMessage>,
 }
 
+/// One entry of `errors`: a field and what is wrong with it, in words.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
+#[schema(as = FieldError)]
+pub struct FieldMessage {
     pub field: String,
     pub message: String,
 }
 
+/// Where in the request a rejected value was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loc {
+    Body,
+    Query,
+}
+
+/// What is wrong with a value, as data rather than words, so that each face can say it its
+/// own way: `/v1` in short sentences, the compatibility faces as FastAPI would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    Missing,
+    NotString,
+    NotInteger,
+    /// A JSON number with a fraction where an integer belongs.
+    Fractional,
+    /// Text that is not an integer where one belongs (a query parameter, a string id).
+    NotIntegerText,
+    /// The body is JSON but not an object.
+    NotObject,
+    /// Some other JSON type than the one expected (serde's wording of it).
+    WrongType(String),
+    /// Text outside `min..=max` characters, too short or too long.
+    TooShort {
+        min: usize,
+        max: usize,
+    },
+    TooLong {
+        min: usize,
+        max: usize,
+    },
+    /// A number below `min` or above `max`.
+    Below {
+        min: i64,
+        max: Option<i64>,
+    },
+    Above {
+        min: i64,
+        max: i64,
+    },
+    /// Characters outside an alphabet, described by a regular expression.
+    Pattern {
+        pattern: &'static str,
+        words: &'static str,
+    },
+    /// Not an e-mail address; `reason` says why, in email-validator's words.
+    Email {
+        reason: String,
+    },
+    /// A NUL character, which no text column can store.
+    Nul,
+    /// The body is not JSON at all.
+    Json(JsonSyntax),
+    /// A rule of our own, in words (`/v1`'s cursors, headers and the like).
+    Invalid(String),
+}
+
+/// Where and how a body stopped being JSON. `offset` is the byte where the parser gave up;
+/// `reason` is Python's wording of the problem (what the seeds' clients saw).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonSyntax {
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+    pub reason: &'static str,
+    /// The body was empty: FastAPI then says the body is missing rather than malformed.
+    pub empty: bool,
+}
+
+/// A rejected value: where it was, its name (`None` for the body as a whole) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub loc: Loc,
+    pub field: Option<String>,
+    pub problem: Problem,
+}
+
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A body field with a problem.
+    pub fn body(field: impl Into<String>, problem: Problem) -> Self {
         Self {
-            field: field.into(),
-            message: message.into(),
+            loc: Loc::Body,
+            field: Some(field.into()),
+            problem,
+        }
+    }
+
+    /// A query parameter with a problem.
+    pub fn query(field: impl Into<String>, problem: Problem) -> Self {
+        Self {
+            loc: Loc::Query,
+            field: Some(field.into()),
+            problem,
+        }
+    }
+
+    /// The body as a whole.
+    pub fn whole_body(problem: Problem) -> Self {
+        Self {
+            loc: Loc::Body,
+            field: None,
+            problem,
+        }
+    }
+
+    /// A field that breaks a rule of our own, said in words.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::body(field, Problem::Invalid(message.into()))
+    }
+
+    /// The field's name as `/v1` reports it.
+    pub fn name(&self) -> &str {
+        self.field.as_deref().unwrap_or("body")
+    }
+
+    /// What is wrong, in `/v1`'s words. Never the rejected value.
+    pub fn message(&self) -> String {
+        match &self.problem {
+            Problem::Missing => "field required".into(),
+            Problem::NotString => "invalid value: expected a string".into(),
+            Problem::NotInteger | Problem::Fractional | Problem::NotIntegerText => {
+                "invalid value: expected an integer".into()
+            }
+            Problem::NotObject => "must be a JSON object".into(),
+            Problem::WrongType(expected) => format!("invalid value: expected {expected}"),
+            Problem::TooShort { min, max } | Problem::TooLong { min, max } => {
+                format!("must be {min} to {max} characters")
+            }
+            Problem::Below { min, max: None } => format!("must be {min} or more"),
+            Problem::Below {
+                min,
+                max: Some(max),
+            }
+            | Problem::Above { min, max } => {
+                format!("must be {min} to {max}")
+            }
+            Problem::Pattern { words, .. } => (*words).into(),
+            Problem::Email { .. } => "must be a valid e-mail address".into(),
+            Problem::Nul => "must not contain NUL characters (\\u0000)".into(),
+            Problem::Json(syntax) => format!(
+                "malformed JSON at line {} column {}",
+                syntax.line, syntax.column
+            ),
+            Problem::Invalid(message) => message.clone(),
         }
     }
 }
+
+/// The typed cause of a refused request body or query, left on the response so that a face
+/// with its own wording of such errors can re-render them (see `http::compat::fastapi`).
+#[derive(Clone, Debug)]
+pub struct InputRejected(pub Vec<FieldError>);
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -62,6 +208,8 @@ pub enum ApiError {
     },
     /// 413.
     PayloadTooLarge,
+    /// 400: the body is not JSON.
+    MalformedJson(JsonSyntax),
     /// 415.
     UnsupportedMediaType,
     /// 422, one entry per field.
@@ -89,7 +237,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -103,9 +251,31 @@ impl ApiError {
         }
     }
 
+    /// The typed input problems behind this error, if it is about the request's shape.
+    fn rejected_input(&self) -> Option<InputRejected> {
+        let errors = match self {
+            Self::Validation(errors) => errors.clone(),
+            Self::MalformedJson(syntax) => {
+                vec![FieldError::whole_body(Problem::Json(syntax.clone()))]
+            }
+            // A body of another type is read as the raw text, which is no object.
+            Self::UnsupportedMediaType => vec![FieldError::whole_body(Problem::NotObject)],
+            _ => return None,
+        };
+        Some(InputRejected(errors))
+    }
+
     fn into_body(self) -> ErrorBody {
         let (code, detail, errors) = match self {
             Self::BadRequest { code, detail } => (code, detail, Vec::new()),
+            Self::MalformedJson(syntax) => (
+                "malformed_json",
+                format!(
+                    "Malformed JSON at line {} column {}",
+                    syntax.line, syntax.column
+                ),
+                Vec::new(),
+            ),
             Self::Unauthorized { code, detail }
             | Self::Forbidden { code, detail }
             | Self::NotFound { code, detail }
@@ -118,6 +288,13 @@ impl ApiError {
                 Vec::new(),
             ),
             Self::Validation(errors) => {
+                let errors: Vec<FieldMessage> = errors
+                    .iter()
+                    .map(|e| FieldMessage {
+                        field: e.name().to_owned(),
+                        message: e.message(),
+                    })
+                    .collect();
                 let detail = errors
                     .iter()
                     .map(|e| format!("{}: {}", e.field, e.message))
@@ -150,7 +327,11 @@ impl IntoResponse for ApiError {
             } => Some(*retry_after_secs),
             _ => None,
         };
+        let rejected = self.rejected_input();
         let mut response = (status, axum::Json(self.into_body())).into_response();
+        if let Some(rejected) = rejected {
+            response.extensions_mut().insert(rejected);
+        }
         let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -19,7 +19,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -40,8 +40,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .merge(compat::message_service::routes())
-        .merge(compat::chat_service::routes())
+        .merge(compat::routes())
         .merge(health::routes())
         .merge(v1::routes())
 }
@@ -58,7 +57,7 @@ pub fn router(state: AppState) -> Router {
     // response, even a timeout or a panic, leaves as JSON with CORS headers and the id.
     routes
         .merge(docs::routes(docs::finish(api)))
-        .fallback(|| async { ApiError::not_found("not_found", "Not Found") })
+        .fallback(compat::fastapi::fallback)
         .with_state(state)
         .layer(limits)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -181,12 +180,9 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([
-            AUTHORIZATION,
-            CONTENT_TYPE,
-            REQUEST_ID,
-            HeaderName::from_static("idempotency-key"),
-        ])
+        // Whatever headers the client asks for, as the seeds allowed: a header is no
+        // credential here (authentication is a bearer token, never a cookie).
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
             REQUEST_ID,
             HeaderName::from_static("retry-after"),

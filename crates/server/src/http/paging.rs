@@ -1,15 +1,22 @@
 //! The page-size and offset checks every listing route shares, so each answers a bad value
 //! the same way.
 
-use crate::error::FieldError;
+use crate::error::{FieldError, Problem};
 
 /// `limit` in 1..=`max`, `default` when absent.
 pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, FieldError> {
     let limit = limit.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(FieldError::new("limit", format!("must be 1 to {max}")));
-    }
-    Ok(limit)
+    let problem = if limit < 1 {
+        Problem::Below {
+            min: 1,
+            max: Some(max),
+        }
+    } else if limit > max {
+        Problem::Above { min: 1, max }
+    } else {
+        return Ok(limit);
+    };
+    Err(FieldError::query("limit", problem))
 }
 
 /// An offset page: `limit` as [`page_limit`], `offset` >= 0 (0 when absent).
@@ -22,7 +29,10 @@ pub fn offset_page(
     let limit = page_limit(limit, default, max)?;
     let offset = offset.unwrap_or(0);
     if offset < 0 {
-        return Err(FieldError::new("offset", "must be 0 or more"));
+        return Err(FieldError::query(
+            "offset",
+            Problem::Below { min: 0, max: None },
+        ));
     }
     Ok((limit, offset))
 }
@@ -40,7 +50,8 @@ mod tests {
             (Some(101), None, "limit"),
             (None, Some(-1), "offset"),
         ] {
-            assert_eq!(offset_page(limit, offset, 5, 100).unwrap_err().field, field);
+            let refused = offset_page(limit, offset, 5, 100).unwrap_err();
+            assert_eq!(refused.field.as_deref(), Some(field));
         }
     }
 }

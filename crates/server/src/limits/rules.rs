@@ -26,44 +26,98 @@ pub enum KeyBy {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// Every rule, its default, and the route it guards. The compatibility faces keep their
-/// seeds' documented limits; the rest guard routes that write or cost a password hash.
-const ROUTES: &[(Rule, Method, &str)] = &[
-    (per_ip("face1.register", 5), Method::POST, "/auth/register"),
-    (per_ip("face1.login", 10), Method::POST, "/auth/login"),
-    (per_ip("face2.register", 5), Method::POST, "/register"),
-    (per_ip("face2.login", 5), Method::POST, "/login"),
-    (per_ip("v1.register", 5), Method::POST, "/v1/auth/register"),
-    (per_ip("v1.login", 10), Method::POST, "/v1/auth/login"),
-    (per_ip("v1.refresh", 30), Method::POST, "/v1/auth/refresh"),
-    (per_user("face1.send", 1), Method::POST, "/messages/"),
-    (per_user("face1.list", 10), Method::GET, "/messages/"),
+/// Every rule, its default, and the route it guards. The compatibility faces have exactly
+/// their seeds' documented limits by default: the other rules on their routes are off until
+/// named in `MISSIVE_RATE_LIMITS` (a client the seeds served must not meet a 429 they never
+/// gave). `/v1`'s rules guard routes that write or cost a password hash, sized so that an
+/// office behind one address can still onboard a team.
+const ROUTES: &[(Rule, Initially, Method, &str)] = &[
+    (
+        per_ip("face1.register", 5),
+        Off,
+        Method::POST,
+        "/auth/register",
+    ),
+    (per_ip("face1.login", 10), Off, Method::POST, "/auth/login"),
+    (per_ip("face2.register", 5), Off, Method::POST, "/register"),
+    (per_ip("face2.login", 5), On, Method::POST, "/login"),
+    (
+        per_ip("v1.register", 30),
+        On,
+        Method::POST,
+        "/v1/auth/register",
+    ),
+    (per_ip("v1.login", 30), On, Method::POST, "/v1/auth/login"),
+    (
+        per_ip("v1.refresh", 120),
+        On,
+        Method::POST,
+        "/v1/auth/refresh",
+    ),
+    (per_user("face1.send", 1), On, Method::POST, "/messages/"),
+    (per_user("face1.list", 10), On, Method::GET, "/messages/"),
     (
         per_user("face1.edit", 3),
+        On,
         Method::PUT,
         "/messages/{message_id}",
     ),
-    (per_user("face2.send", 30), Method::POST, "/send"),
-    (per_user("v1.account", 10), Method::PATCH, "/v1/users/me"),
-    (per_user("v1.search", 60), Method::GET, "/v1/users"),
-    (per_user("v1.open", 30), Method::POST, "/v1/conversations"),
+    (per_user("face2.send", 30), On, Method::POST, "/send"),
+    (
+        per_user("v1.account", 10),
+        On,
+        Method::PATCH,
+        "/v1/users/me",
+    ),
+    (per_user("v1.search", 60), On, Method::GET, "/v1/users"),
+    (
+        per_user("v1.open", 30),
+        On,
+        Method::POST,
+        "/v1/conversations",
+    ),
     (
         per_user("v1.send", 60),
+        On,
         Method::POST,
         "/v1/conversations/{id}/messages",
     ),
-    (per_user("v1.edit", 30), Method::PATCH, "/v1/messages/{id}"),
+    (
+        per_user("v1.edit", 30),
+        On,
+        Method::PATCH,
+        "/v1/messages/{id}",
+    ),
     (
         per_user("v1.delete", 30),
+        On,
         Method::DELETE,
         "/v1/messages/{id}",
     ),
     (
         per_user("v1.read", 120),
+        On,
         Method::POST,
         "/v1/conversations/{id}/read",
     ),
 ];
+
+/// Whether a rule is in force when `MISSIVE_RATE_LIMITS` does not name it. An `Off` rule's
+/// limit is what `name=on` turns on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Initially {
+    On,
+    Off,
+}
+use Initially::{Off, On};
+
+/// What `MISSIVE_RATE_LIMITS` says of one rule.
+#[derive(Clone, Copy, Debug)]
+enum Setting {
+    Off,
+    On,
+    Rate(u32, Duration),
+}
 
 /// A per-minute rule counted by user: the routes a signed-in user calls.
 const fn per_user(name: &'static str, limit: u32) -> Rule {
@@ -93,15 +147,22 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        let by_route = ROUTES
-            .iter()
-            .map(|(rule, method, path)| (method.clone(), *path, *rule))
-            .collect();
-        Self { by_route }
+        Self::with(|rule, initially| (initially == On).then_some(*rule))
     }
 }
 
 impl Rules {
+    /// The rules `choose` keeps (and how), from every rule and whether it is on by default.
+    fn with(choose: impl Fn(&Rule, Initially) -> Option<Rule>) -> Self {
+        let by_route = ROUTES
+            .iter()
+            .filter_map(|(rule, initially, method, path)| {
+                choose(rule, *initially).map(|rule| (method.clone(), *path, rule))
+            })
+            .collect();
+        Self { by_route }
+    }
+
     /// No limits at all (`MISSIVE_RATE_LIMITS=off`, for benchmarks).
     pub fn off() -> Self {
         Self {
@@ -132,13 +193,14 @@ impl Rules {
     }
 
     /// Parses `MISSIVE_RATE_LIMITS`: `off`, or `name=N/unit,...` (units `s`, `min`, `h`,
-    /// `day`) where a value of `off` removes that one rule. Unnamed rules keep their defaults.
+    /// `day`) where a value of `off` removes that one rule and `on` puts it in force with its
+    /// own limit. Unnamed rules keep their defaults.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let spec = spec.trim();
         if spec.eq_ignore_ascii_case("off") {
             return Ok(Self::off());
         }
-        let mut overrides: BTreeMap<&str, Option<(u32, Duration)>> = BTreeMap::new();
+        let mut overrides: BTreeMap<&str, Setting> = BTreeMap::new();
         for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (name, value) = item
                 .split_once('=')
@@ -152,27 +214,32 @@ impl Rules {
                 ));
             }
             let value = value.trim();
-            let parsed = if value.eq_ignore_ascii_case("off") {
-                None
+            let setting = if value.eq_ignore_ascii_case("off") {
+                Setting::Off
+            } else if value.eq_ignore_ascii_case("on") {
+                Setting::On
             } else {
-                Some(parse_rate(value).ok_or_else(|| {
-                    format!("`{value}` for {name} is not N/unit (unit: s, min, h or day)")
-                })?)
+                let (limit, window) = parse_rate(value).ok_or_else(|| {
+                    format!(
+                        "`{value}` for {name} is not N/unit, on or off (unit: s, min, h or day)"
+                    )
+                })?;
+                Setting::Rate(limit, window)
             };
-            overrides.insert(name, parsed);
+            overrides.insert(name, setting);
         }
-        let mut rules = Self::default();
-        rules
-            .by_route
-            .retain_mut(|(_, _, rule)| match overrides.get(rule.name) {
-                None => true,
-                Some(None) => false,
-                Some(Some((limit, window))) => {
-                    (rule.limit, rule.window) = (*limit, *window);
-                    true
-                }
-            });
-        Ok(rules)
+        Ok(Self::with(|rule, initially| {
+            match overrides.get(rule.name) {
+                None if initially == Off => None,
+                None | Some(Setting::On) => Some(*rule),
+                Some(Setting::Off) => None,
+                Some(Setting::Rate(limit, window)) => Some(Rule {
+                    limit: *limit,
+                    window: *window,
+                    ..*rule
+                }),
+            }
+        }))
     }
 }
 
@@ -228,6 +295,29 @@ mod tests {
             rules.for_route(&Method::POST, "/send").unwrap().key,
             KeyBy::User
         );
+    }
+
+    #[test]
+    fn rules_the_seeds_did_not_have_are_off_until_named() {
+        let rules = Rules::default();
+        for path in ["/register", "/auth/register", "/auth/login"] {
+            assert!(rules.for_route(&Method::POST, path).is_none(), "{path}");
+        }
+        let rules = Rules::parse("face2.register=on,face1.login=2/min").unwrap();
+        let register = rules.for_route(&Method::POST, "/register").unwrap();
+        assert_eq!((register.limit, register.key), (5, KeyBy::Ip));
+        assert_eq!(
+            rules.for_route(&Method::POST, "/auth/login").unwrap().limit,
+            2
+        );
+        assert!(rules.for_route(&Method::POST, "/auth/register").is_none());
+    }
+
+    #[test]
+    fn an_office_behind_one_address_can_onboard_a_team_on_v1() {
+        let rules = Rules::default();
+        let register = rules.for_route(&Method::POST, "/v1/auth/register").unwrap();
+        assert!(register.limit >= 30 && register.window == MINUTE);
     }
 
     #[test]

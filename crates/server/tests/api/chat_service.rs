@@ -100,11 +100,8 @@ async fn invalid_registration_fields_are_each_named_and_the_password_not_echoed(
         let reply = register(&app, "ab", "not-an-email", "hunter2").await;
 
         status_is(&app, &reply, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            reply.field_names(),
-            ["username", "email", "password"],
-            "{at}"
-        );
+        let locs = ["body.username", "body.email", "body.password"];
+        assert_eq!(reply.locs(), locs, "{at}");
         assert!(!reply.body.to_string().contains("hunter2"), "{at}");
     }
 }
@@ -122,7 +119,8 @@ async fn field_lengths_are_accepted_at_their_limits_and_refused_past_them() {
             let reply = register(&app, &username, "x@example.com", &password).await;
 
             status_is(&app, &reply, StatusCode::UNPROCESSABLE_ENTITY);
-            assert_eq!(reply.field_names(), [field], "{}", app.label());
+            let loc = format!("body.{field}");
+            assert_eq!(reply.locs(), [loc], "{}", app.label());
         }
         let shortest = register(&app, "bob", "bob@example.com", &"p".repeat(8)).await;
         let longest = register(&app, &"b".repeat(50), "b@example.com", &"p".repeat(128)).await;
@@ -235,7 +233,7 @@ async fn content_must_be_1_to_2000_characters_counted_as_characters() {
 
         for reply in [&empty, &too_long] {
             status_is(&app, reply, StatusCode::UNPROCESSABLE_ENTITY);
-            assert_eq!(reply.field_names(), ["content"], "{}", app.label());
+            assert_eq!(reply.locs(), ["body.content"], "{}", app.label());
         }
         status_is(&app, &emoji, StatusCode::OK);
         assert_eq!(emoji.body["content"], "😀".repeat(2000), "{}", app.label());

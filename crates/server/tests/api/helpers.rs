@@ -37,9 +37,26 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
-    /// The `field` of every entry in a validation error's `errors`.
+    /// The `field` of every entry in a `/v1` validation error's `errors`.
     pub fn field_names(&self) -> Vec<&str> {
         strings(&self.body["errors"], "field")
+    }
+    /// The `loc` of every entry in a compatibility face's (FastAPI's) 422 `detail` list,
+    /// joined with dots: `["body", "content"]` is `body.content`.
+    pub fn locs(&self) -> Vec<String> {
+        let entries = self.body["detail"].as_array().map(Vec::as_slice);
+        let loc = |entry: &Value| -> String {
+            let parts = entry["loc"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let parts = parts.iter().map(|part| match part {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            });
+            parts.collect::<Vec<_>>().join(".")
+        };
+        entries.unwrap_or_default().iter().map(loc).collect()
     }
 }
 

@@ -67,7 +67,8 @@ impl<'a> Pair<'a> {
     }
 
     /// Runs a table of `METHOD path | body | status | expect` rows (`-` for no body, `{bob}`
-    /// for bob's id). `expect` is the field a 422 names, or the `code` of any other error.
+    /// for bob's id). `expect` is the `loc` (dot-joined) or the `type` of an entry of a 422's
+    /// FastAPI `detail` list, or the `code` of any other error.
     /// A 200 row must be an empty history page. No reply may echo the rejected `12345678`.
     async fn check_table(&self, table: &str) {
         let rows = table.lines().map(str::trim).filter(|r| !r.is_empty());
@@ -99,10 +100,16 @@ impl<'a> Pair<'a> {
     }
 }
 
-/// The reply has `status` and the standard JSON error body.
+/// The reply has `status` and a JSON error body: the standard one, or on a 422 FastAPI's
+/// (`detail` a list of entries), both with a `code`.
 fn assert_error(reply: &Reply, status: StatusCode, context: &str) {
     assert_eq!(reply.status, status, "{context}: {}", reply.body);
-    let is_json_error = !reply.detail().is_empty() && !reply.code().is_empty();
+    let entries = reply.body["detail"].as_array();
+    let detail = match entries {
+        Some(entries) => status == StatusCode::UNPROCESSABLE_ENTITY && !entries.is_empty(),
+        None => !reply.detail().is_empty(),
+    };
+    let is_json_error = detail && !reply.code().is_empty();
     assert!(
         is_json_error,
         "{context}: not a JSON error body: {}",
@@ -110,11 +117,13 @@ fn assert_error(reply: &Reply, status: StatusCode, context: &str) {
     );
 }
 
-fn assert_field_error(reply: &Reply, field: &str, context: &str) {
+/// A 422 in FastAPI's shape with an entry at `expect` (its dot-joined `loc`) or of that type.
+fn assert_field_error(reply: &Reply, expect: &str, context: &str) {
     assert_error(reply, StatusCode::UNPROCESSABLE_ENTITY, context);
-    let errors = reply.body["errors"].as_array().cloned().unwrap_or_default();
-    let named = errors.iter().any(|e| e["field"] == field);
-    assert!(named, "{context}: no error for {field}: {}", reply.body);
+    let entries = reply.body["detail"].as_array().cloned().unwrap_or_default();
+    let locs = reply.locs();
+    let named = locs.iter().any(|loc| loc == expect) || entries.iter().any(|e| e["type"] == expect);
+    assert!(named, "{context}: no entry for {expect}: {}", reply.body);
 }
 
 fn tricky_contents() -> Vec<String> {
@@ -179,26 +188,26 @@ async fn a_nul_character_is_refused_with_422_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn malformed_json_and_bad_escapes_are_a_400_and_store_nothing() {
+async fn malformed_json_and_bad_escapes_are_a_422_as_fastapi_says_and_store_nothing() {
     for app in apps().await {
         let p = Pair::new(&app).await;
 
         p.check_table(
             r#"
-            POST /register      | {"username":                                       | 400 | malformed_json
-            POST /login         | {username: "alice"}                                | 400 | malformed_json
-            POST /auth/register | {"email": "a@x.io",}                               | 400 | malformed_json
-            POST /auth/login    | {"email": 'a@x.io'}                                | 400 | malformed_json
-            POST /send          | {"content": "unterminated}                         | 400 | malformed_json
-            POST /send          | {"recipient_id": {bob}, "content": "hi"} x         | 400 | malformed_json
-            POST /messages/     | {"recipient_id": {bob}, "content": "a"}{}          | 400 | malformed_json
-            POST /send          | {"recipient_id": {bob}, "content": "\ud800"}       | 400 | malformed_json
-            POST /send          | {"recipient_id": {bob}, "content": "x\udc00y"}     | 400 | malformed_json
-            POST /send          | {"recipient_id": {bob}, "content": "\ud800\u0041"} | 400 | malformed_json
-            POST /send          | {"recipient_id": {bob}, "content": "\x41"}         | 400 | malformed_json
-            POST /messages/     | {"recipient_id": {bob}, "content": "\ud800"}       | 400 | malformed_json
-            POST /messages/     | {"recipient_id": {bob}, "content": "\u12"}         | 400 | malformed_json
-            PUT /messages/1     | {"content": "\udfff"}                              | 400 | malformed_json
+            POST /register      | {"username":                                       | 422 | json_invalid
+            POST /login         | {username: "alice"}                                | 422 | json_invalid
+            POST /auth/register | {"email": "a@x.io",}                               | 422 | json_invalid
+            POST /auth/login    | {"email": 'a@x.io'}                                | 422 | json_invalid
+            POST /send          | {"content": "unterminated}                         | 422 | json_invalid
+            POST /send          | {"recipient_id": {bob}, "content": "hi"} x         | 422 | json_invalid
+            POST /messages/     | {"recipient_id": {bob}, "content": "a"}{}          | 422 | json_invalid
+            POST /send          | {"recipient_id": {bob}, "content": "\ud800"}       | 422 | json_invalid
+            POST /send          | {"recipient_id": {bob}, "content": "x\udc00y"}     | 422 | json_invalid
+            POST /send          | {"recipient_id": {bob}, "content": "\ud800\u0041"} | 422 | json_invalid
+            POST /send          | {"recipient_id": {bob}, "content": "\x41"}         | 422 | json_invalid
+            POST /messages/     | {"recipient_id": {bob}, "content": "\ud800"}       | 422 | json_invalid
+            POST /messages/     | {"recipient_id": {bob}, "content": "\u12"}         | 422 | json_invalid
+            PUT /messages/1     | {"content": "\udfff"}                              | 422 | json_invalid
             "#,
         )
         .await;
@@ -218,16 +227,16 @@ async fn wrong_types_are_a_422_naming_the_field_without_echoing_the_value() {
 
         p.check_table(
             r#"
-            POST /send          | {"recipient_id": {bob}, "content": 123}      | 422 | content
-            POST /send          | {"recipient_id": true, "content": "hi"}      | 422 | recipient_id
-            POST /send          | {"recipient_id": 1.5, "content": "hi"}       | 422 | recipient_id
-            POST /send          | {"recipient_id": {bob}}                      | 422 | content
-            POST /messages/     | {"recipient_id": [{bob}], "content": "hi"}   | 422 | recipient_id
-            POST /messages/     | {"recipient_id": {bob}, "content": null}     | 422 | content
-            POST /register      | {"username": "carol", "email": "c@x.io", "password": 12345678} | 422 | password
-            POST /login         | {"username": "alice", "password": 12345678}  | 422 | password
-            POST /auth/register | {"email": "d@x.io", "password": 12345678}    | 422 | password
-            POST /auth/login    | {"email": "e@x.io", "password": 12345678}    | 422 | password
+            POST /send          | {"recipient_id": {bob}, "content": 123}      | 422 | body.content
+            POST /send          | {"recipient_id": true, "content": "hi"}      | 422 | body.recipient_id
+            POST /send          | {"recipient_id": 1.5, "content": "hi"}       | 422 | body.recipient_id
+            POST /send          | {"recipient_id": {bob}}                      | 422 | body.content
+            POST /messages/     | {"recipient_id": [{bob}], "content": "hi"}   | 422 | body.recipient_id
+            POST /messages/     | {"recipient_id": {bob}, "content": null}     | 422 | body.content
+            POST /register      | {"username": "carol", "email": "c@x.io", "password": 12345678} | 422 | body.password
+            POST /login         | {"username": "alice", "password": 12345678}  | 422 | body.password
+            POST /auth/register | {"email": "d@x.io", "password": 12345678}    | 422 | body.password
+            POST /auth/login    | {"email": "e@x.io", "password": 12345678}    | 422 | body.password
             "#,
         )
         .await;
@@ -237,27 +246,30 @@ async fn wrong_types_are_a_422_naming_the_field_without_echoing_the_value() {
 }
 
 #[tokio::test]
-async fn a_body_without_a_json_content_type_is_a_415() {
+async fn a_body_of_another_type_is_no_object_and_one_of_no_type_is_read_as_json() {
     for app in apps().await {
         let p = Pair::new(&app).await;
         let body = format!(r#"{{"recipient_id": {}, "content": "hi"}}"#, p.bob);
         let token = Some(p.token.as_str());
 
-        let bare = app.client.post(app.url("/send")).bearer_auth(&p.token);
-        let missing = Reply::read(bare.body(body.clone()).send().await.unwrap()).await;
-        assert_error(&missing, StatusCode::UNSUPPORTED_MEDIA_TYPE, &app.label());
         for content_type in ["text/plain", "application/x-www-form-urlencoded", "jsonx"] {
             let reply = app.post_raw("/send", content_type, body.clone().into(), token);
             let reply = reply.await;
 
             let context = format!("{} {content_type}", app.label());
-            assert_error(&reply, StatusCode::UNSUPPORTED_MEDIA_TYPE, &context);
-            assert_eq!(reply.code(), "unsupported_media_type", "{context}");
+            assert_field_error(&reply, "body", &context);
+            assert_eq!(reply.body["detail"][0]["type"], "model_attributes_type");
         }
         assert_eq!(p.stored().await, 0, "{}", app.label());
         let charset = "application/json; charset=utf-8";
-        let accepted = app.post_raw("/send", charset, body.into(), token).await;
+        let accepted = app
+            .post_raw("/send", charset, body.clone().into(), token)
+            .await;
         assert_eq!(accepted.status, StatusCode::OK, "{}", app.label());
+        let bare = app.client.post(app.url("/send")).bearer_auth(&p.token);
+        let untyped = Reply::read(bare.body(body).send().await.unwrap()).await;
+        assert_eq!(untyped.status, StatusCode::OK, "{}", app.label());
+        assert_eq!(p.stored().await, 2, "{}", app.label());
     }
 }
 
@@ -311,7 +323,7 @@ async fn an_oversized_body_is_refused_with_413_and_stores_nothing() {
             assert_eq!(reply.code(), "payload_too_large", "{context}");
         }
         let reply = p.post("/send", too_long).await;
-        assert_field_error(&reply, "content", &app.label());
+        assert_field_error(&reply, "body.content", &app.label());
         assert_eq!(p.stored().await, 0, "{}", app.label());
     }
 }
@@ -432,25 +444,25 @@ async fn huge_negative_and_malformed_numbers_are_4xx_never_500() {
 
         p.check_table(
             r#"
-            POST /send      | {"recipient_id": 99999999999999999999, "content": "hi"}   | 422 | recipient_id
-            POST /send      | {"recipient_id": -99999999999999999999, "content": "hi"}  | 422 | recipient_id
-            POST /send      | {"recipient_id": 1e3, "content": "hi"}                    | 422 | recipient_id
+            POST /send      | {"recipient_id": 99999999999999999999, "content": "hi"}   | 422 | body.recipient_id
+            POST /send      | {"recipient_id": -99999999999999999999, "content": "hi"}  | 422 | body.recipient_id
+            POST /send      | {"recipient_id": 1e3, "content": "hi"}                    | 422 | body.recipient_id
             POST /send      | {"recipient_id": -1, "content": "hi"}                     | 404 | recipient_not_found
             POST /send      | {"recipient_id": 0, "content": "hi"}                      | 404 | recipient_not_found
             POST /send      | {"recipient_id": 9223372036854775807, "content": "hi"}    | 404 | recipient_not_found
             POST /messages/ | {"recipient_id": "99999999999999999999", "content": "hi"} | 404 | recipient_not_found
             POST /messages/ | {"recipient_id": "-1", "content": "hi"}                   | 404 | recipient_not_found
-            GET /messages?peer_id={bob}&limit=abc                  | - | 422 | query
-            GET /messages?peer_id={bob}&limit=0                    | - | 422 | limit
-            GET /messages?peer_id={bob}&limit=-5                   | - | 422 | limit
-            GET /messages?peer_id={bob}&limit=99999999999999999999 | - | 422 | query
-            GET /messages?peer_id={bob}&offset=-1                  | - | 422 | offset
-            GET /messages?peer_id={bob}&offset=1.5                 | - | 422 | query
-            GET /messages?peer_id=abc                              | - | 422 | query
-            GET /messages?peer_id=99999999999999999999             | - | 422 | query
-            GET /messages                                          | - | 422 | peer_id
-            GET /messages/?limit=abc                               | - | 422 | query
-            GET /messages/?offset=-1                               | - | 422 | offset
+            GET /messages?peer_id={bob}&limit=abc                  | - | 422 | query.limit
+            GET /messages?peer_id={bob}&limit=0                    | - | 422 | query.limit
+            GET /messages?peer_id={bob}&limit=-5                   | - | 422 | query.limit
+            GET /messages?peer_id={bob}&limit=99999999999999999999 | - | 422 | query.limit
+            GET /messages?peer_id={bob}&offset=-1                  | - | 422 | query.offset
+            GET /messages?peer_id={bob}&offset=1.5                 | - | 422 | query.offset
+            GET /messages?peer_id=abc                              | - | 422 | query.peer_id
+            GET /messages?peer_id=99999999999999999999             | - | 422 | query.peer_id
+            GET /messages                                          | - | 422 | query.peer_id
+            GET /messages/?limit=abc                               | - | 422 | query.limit
+            GET /messages/?offset=-1                               | - | 422 | query.offset
             GET /messages?peer_id=-1                               | - | 200
             GET /messages?peer_id=0                                | - | 200
             GET /messages?peer_id={bob}&offset=9223372036854775807 | - | 200
@@ -479,7 +491,7 @@ async fn malformed_usernames_and_emails_are_refused_with_422() {
             let body = json!({"username": username, "email": "u@x.io", "password": PASSWORD});
             let reply = app.post("/register", body, None).await;
             let context = format!("{} {username:?}", app.label());
-            assert_field_error(&reply, "username", &context);
+            assert_field_error(&reply, "body.username", &context);
         }
         for email in emails {
             let context = format!("{} {email:?}", app.label());
@@ -487,8 +499,8 @@ async fn malformed_usernames_and_emails_are_refused_with_422() {
             let face1 = json!({"email": email, "password": PASSWORD});
             let chat = app.post("/register", chat, None).await;
             let face1 = app.post("/auth/register", face1, None).await;
-            assert_field_error(&chat, "email", &context);
-            assert_field_error(&face1, "email", &context);
+            assert_field_error(&chat, "body.email", &context);
+            assert_field_error(&face1, "body.email", &context);
         }
     }
 }

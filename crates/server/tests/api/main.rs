@@ -11,6 +11,7 @@ mod chat_service;
 mod cli;
 mod connections;
 mod cross_face;
+mod fastapi_faces;
 mod hostile_input;
 mod many_instances;
 mod message_service;

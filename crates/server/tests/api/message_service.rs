@@ -117,10 +117,10 @@ async fn an_invalid_email_and_a_short_password_are_each_named_and_the_password_n
         let missing = app.post("/auth/register", body, None).await;
 
         status_is(&app, &reply, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(reply.field_names(), ["email", "password"], "{at}");
+        assert_eq!(reply.locs(), ["body.email", "body.password"], "{at}");
         assert!(!reply.body.to_string().contains("hunter2"), "{at}");
         status_is(&app, &missing, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(Reply::field_names(&missing), ["password"], "{at}");
+        assert_eq!(Reply::locs(&missing), ["body.password"], "{at}");
     }
 }
 
@@ -247,7 +247,7 @@ async fn content_is_limited_to_2000_characters_not_bytes_on_send_and_edit() {
         status_is(&app, &emoji, StatusCode::OK);
         for reply in [&too_long, &edited_too_long] {
             status_is(&app, reply, StatusCode::UNPROCESSABLE_ENTITY);
-            assert_eq!(reply.field_names(), ["content"], "{}", app.label());
+            assert_eq!(reply.locs(), ["body.content"], "{}", app.label());
         }
         let after = list(&app, &alice, "").await;
         let expected = ["é".repeat(2000), "😀".repeat(2000)];

@@ -10,11 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::FlexibleId;
+use super::IntId;
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, Username};
-use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
+use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs, Problem};
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::paging::offset_page;
 use crate::sessions::{self, Refresh};
@@ -81,7 +81,7 @@ pub struct LoginResponse {
 #[schema(example = json!({"recipient_id": 2, "content": "Hi Bob!"}))]
 pub struct SendRequest {
     #[schema(value_type = i64)]
-    recipient_id: FlexibleId,
+    recipient_id: IntId,
     /// 1 to 2000 characters (configurable).
     content: String,
 }
@@ -199,7 +199,7 @@ async fn send(
     let (recipient, content) = (
         body.recipient_id
             .0
-            .ok_or_else(|| FieldError::new("recipient_id", "must be an integer")),
+            .ok_or_else(|| FieldError::body("recipient_id", Problem::NotIntegerText)),
         MessageContent::parse(body.content, state.config().max_message_chars),
     )
         .all_valid()?;

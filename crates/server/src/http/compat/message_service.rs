@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::FlexibleId;
+use super::StrId;
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
@@ -57,7 +57,7 @@ pub struct TokenResponse {
 pub struct MessageCreate {
     /// The recipient's id, as a string or an integer.
     #[schema(value_type = String)]
-    recipient_id: FlexibleId,
+    recipient_id: StrId,
     content: String,
 }
 

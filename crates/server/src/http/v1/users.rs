@@ -82,7 +82,10 @@ async fn update_me(
         (None, Some(_)) => Err(FieldError::new("current_password", "field required")),
         (Some(current), Some(new)) => Password::parse(&new)
             .map(|new| Some((current, new)))
-            .map_err(|err| FieldError::new("new_password", err.message)),
+            .map_err(|err| FieldError {
+                field: Some("new_password".into()),
+                ..err
+            }),
     };
     let (full_name, password_change) = (full_name, password_change).all_valid()?;
     let new_hash = match password_change {
