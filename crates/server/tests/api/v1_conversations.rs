@@ -392,3 +392,29 @@ async fn the_openapi_document_lists_every_conversation_and_message_route() {
         assert!(schemas[schema].is_object(), "schema {schema} missing");
     }
 }
+
+#[tokio::test]
+async fn only_the_canonical_form_of_an_id_names_a_conversation() {
+    let app = TestApp::start(TestDb::sqlite().await, test_config).await;
+    let alice = v1_user(&app, "alice").await;
+    let bob = v1_user(&app, "bob").await;
+    let opened = app
+        .post(
+            "/v1/conversations",
+            json!({"peer_id": bob.id}),
+            alice.auth(),
+        )
+        .await;
+    let id = opened.body["id"].as_i64().unwrap();
+    let found = app
+        .get(&format!("/v1/conversations/{id}"), alice.auth())
+        .await;
+    status_is(&app, &found, StatusCode::OK);
+    for other in [format!("+{id}"), format!("00{id}"), format!("%20{id}")] {
+        let reply = app
+            .get(&format!("/v1/conversations/{other}"), alice.auth())
+            .await;
+        status_is(&app, &reply, StatusCode::NOT_FOUND);
+        assert_eq!(reply.code(), "conversation_not_found", "{other}");
+    }
+}
