@@ -7,6 +7,7 @@ mod helpers;
 mod cache;
 mod cache_shared;
 mod cache_tokens;
+mod cancellation;
 mod chat_service;
 mod cli;
 mod connections;

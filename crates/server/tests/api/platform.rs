@@ -19,19 +19,26 @@ use crate::helpers::{Reply, TestApp, apps, test_config};
 const HEALTHY: u8 = 0;
 const DOWN: u8 = 1;
 const PANICKING: u8 = 2;
+/// Every call takes `SLOW_CALL` before it reaches the database.
+const SLOW: u8 = 3;
+const SLOW_CALL: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// The real store, until a test says the database is down (every call fails as a lost
-/// connection does) or broken (every call panics).
+/// connection does), broken (every call panics) or slow.
 struct FaultyStore {
     inner: SqlStore,
     mode: AtomicU8,
 }
 
 impl FaultyStore {
-    fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), StoreError> {
         match self.mode.load(Ordering::SeqCst) {
             DOWN => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
             PANICKING => panic!("secret internal detail: connection string postgres://x:y@z"),
+            SLOW => {
+                tokio::time::sleep(SLOW_CALL).await;
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -43,7 +50,7 @@ macro_rules! checked_delegation {
         #[async_trait]
         impl Store for FaultyStore {
             $(async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
-                self.check()?;
+                self.check().await?;
                 self.inner.$name($($arg),*).await
             })*
         }
@@ -95,6 +102,41 @@ async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
     });
     let app = TestApp::start_with_store(db, store.clone()).await;
     (app, store)
+}
+
+#[tokio::test]
+async fn a_send_whose_client_hangs_up_midway_still_completes() {
+    for db in TestDb::all().await {
+        let (app, store) = faulty_app(db).await;
+        let (_, alice) = app.chat_user("alice").await;
+        let (bob, bob_token) = app.chat_user("bob").await;
+        store.mode.store(SLOW, Ordering::SeqCst);
+        // The client gives up while the send is on its way to the database.
+        let abandoned = app
+            .client
+            .post(app.url("/send"))
+            .bearer_auth(&alice)
+            .json(&json!({"recipient_id": bob, "content": "sent anyway"}))
+            .timeout(SLOW_CALL / 3)
+            .send()
+            .await;
+        assert!(
+            abandoned.is_err(),
+            "{}: the client should have timed out",
+            app.label()
+        );
+        tokio::time::sleep(SLOW_CALL * 4).await;
+        store.mode.store(HEALTHY, Ordering::SeqCst);
+        let inbox = app.get("/messages/", Some(&bob_token)).await;
+        assert_eq!(
+            inbox.status,
+            StatusCode::OK,
+            "{}: {}",
+            app.label(),
+            inbox.body
+        );
+        assert_eq!(inbox.body[0]["content"], "sent anyway", "{}", app.label());
+    }
 }
 
 #[tokio::test]
