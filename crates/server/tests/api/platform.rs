@@ -296,8 +296,10 @@ async fn the_openapi_document_describes_every_route_of_both_faces() {
     for schema in [
         "MessageCreate",
         "MessageRead",
-        "SendRequest",
-        "HistoryPage",
+        "ChatSendRequest",
+        "ChatHistoryPage",
+        "ChatMessage",
+        "V1Message",
         "ErrorBody",
     ] {
         assert!(schemas[schema].is_object(), "schema {schema} missing");

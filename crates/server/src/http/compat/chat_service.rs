@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChatRegisterRequest)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery"}))]
 pub struct RegisterRequest {
     username: String,
@@ -41,6 +42,7 @@ pub struct RegisterRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatUser)]
 pub struct UserPublic {
     id: i64,
     username: String,
@@ -62,6 +64,7 @@ impl From<User> for UserPublic {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChatLoginRequest)]
 #[schema(example = json!({"username": "alice", "password": "correct-horse-battery"}))]
 pub struct LoginRequest {
     username: String,
@@ -69,6 +72,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatLoginResponse)]
 pub struct LoginResponse {
     access_token: String,
     #[schema(example = "bearer")]
@@ -78,6 +82,7 @@ pub struct LoginResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChatSendRequest)]
 #[schema(example = json!({"recipient_id": 2, "content": "Hi Bob!"}))]
 pub struct SendRequest {
     #[schema(value_type = i64)]
@@ -87,6 +92,7 @@ pub struct SendRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatMessage)]
 pub struct MessageOut {
     id: i64,
     sender_id: i64,
@@ -119,6 +125,7 @@ pub struct HistoryParams {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatHistoryPage)]
 pub struct HistoryPage {
     /// Newest first.
     messages: Vec<MessageOut>,
@@ -132,7 +139,7 @@ const RECIPIENT_NOT_FOUND: ApiError =
     ApiError::not_found("recipient_not_found", "Recipient not found");
 
 /// Create an account.
-#[utoipa::path(post, path = "/register", tag = TAG, request_body = RegisterRequest,
+#[utoipa::path(post, path = "/register", tag = TAG, operation_id = "chat_register", request_body = RegisterRequest,
     responses(
         (status = 201, body = UserPublic),
         (status = 409, body = ErrorBody, description = "Username already exists / Email already exists"),
@@ -161,7 +168,7 @@ async fn register(
 }
 
 /// Log in with username and password.
-#[utoipa::path(post, path = "/login", tag = TAG, request_body = LoginRequest,
+#[utoipa::path(post, path = "/login", tag = TAG, operation_id = "chat_login", request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, body = ErrorBody, description = "Invalid credentials"),
@@ -183,7 +190,7 @@ async fn login(
 }
 
 /// Send a message; the sender is the token's user.
-#[utoipa::path(post, path = "/send", tag = TAG, request_body = SendRequest,
+#[utoipa::path(post, path = "/send", tag = TAG, operation_id = "chat_send", request_body = SendRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageOut),
@@ -212,7 +219,7 @@ async fn send(
 }
 
 /// The conversation with `peer_id`, newest first.
-#[utoipa::path(get, path = "/messages", tag = TAG, params(HistoryParams),
+#[utoipa::path(get, path = "/messages", tag = TAG, operation_id = "chat_history", params(HistoryParams),
     security(("bearer" = [])),
     responses(
         (status = 200, body = HistoryPage),

@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = MessageServiceRegisterRequest)]
 #[schema(example = json!({"email": "user@example.com", "password": "securePassword123", "full_name": "Jane Doe"}))]
 pub struct RegisterRequest {
     email: String,
@@ -39,6 +40,7 @@ pub struct RegisterRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = MessageServiceLoginRequest)]
 #[schema(example = json!({"email": "user@example.com", "password": "securePassword123"}))]
 pub struct LoginRequest {
     email: String,
@@ -46,6 +48,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = MessageServiceToken)]
 pub struct TokenResponse {
     access_token: String,
     #[schema(example = "bearer")]
@@ -129,7 +132,8 @@ async fn token_for(
 
 /// Register with an e-mail address; the answer is an access token. A username is derived
 /// from the e-mail's local part (see the README).
-#[utoipa::path(post, path = "/auth/register", tag = TAG, request_body = RegisterRequest,
+#[utoipa::path(post, path = "/auth/register", tag = TAG,
+    operation_id = "message_service_register", request_body = RegisterRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, body = ErrorBody, description = "Email already registered"),
@@ -164,7 +168,8 @@ async fn register(
 }
 
 /// Log in with e-mail and password.
-#[utoipa::path(post, path = "/auth/login", tag = TAG, request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", tag = TAG,
+    operation_id = "message_service_login", request_body = LoginRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, body = ErrorBody, description = "Invalid credentials"),

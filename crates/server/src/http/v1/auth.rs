@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = V1RegisterRequest)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery", "full_name": "Alice Liddell"}))]
 pub struct RegisterRequest {
     username: String,
@@ -39,6 +40,7 @@ pub struct RegisterRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = V1LoginRequest)]
 #[schema(example = json!({"login": "alice", "password": "correct-horse-battery"}))]
 pub struct LoginRequest {
     /// A username or an e-mail address.
@@ -62,7 +64,7 @@ fn session_tokens(user: User, opened: Opened) -> SessionTokens {
 }
 
 /// Create an account and sign in.
-#[utoipa::path(post, path = "/v1/auth/register", tag = TAG_AUTH, request_body = RegisterRequest,
+#[utoipa::path(post, path = "/v1/auth/register", tag = TAG_AUTH, operation_id = "v1_register", request_body = RegisterRequest,
     responses(
         (status = 201, body = SessionTokens),
         (status = 409, body = ErrorBody, description = "`username_taken` or `email_taken`"),
@@ -94,7 +96,7 @@ async fn register(
 }
 
 /// Sign in with a username or e-mail address.
-#[utoipa::path(post, path = "/v1/auth/login", tag = TAG_AUTH, request_body = LoginRequest,
+#[utoipa::path(post, path = "/v1/auth/login", tag = TAG_AUTH, operation_id = "v1_login", request_body = LoginRequest,
     responses(
         (status = 200, body = SessionTokens),
         (status = 401, body = ErrorBody, description = "`invalid_credentials`"),

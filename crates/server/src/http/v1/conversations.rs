@@ -122,6 +122,7 @@ async fn list(
 
 /// One of the caller's conversations.
 #[utoipa::path(get, path = "/v1/conversations/{id}", tag = TAG_CONVERSATIONS,
+    operation_id = "conversation_by_id",
     params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationOut),

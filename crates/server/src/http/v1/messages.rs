@@ -83,6 +83,7 @@ pub struct DeleteParams {
 /// `has_more` says whether more messages lie beyond the page right now. Deleted messages
 /// keep their `seq` as tombstones; messages the caller hid are left out.
 #[utoipa::path(get, path = "/v1/conversations/{id}/messages", tag = TAG_MESSAGES,
+    operation_id = "v1_history",
     params(("id" = i64, Path), HistoryParams), security(("bearer" = [])),
     responses(
         (status = 200, body = MessagePage),
@@ -140,6 +141,7 @@ fn history_window(params: &HistoryParams) -> Result<(HistoryWindow, i64), ApiErr
 /// time, marked `Idempotent-Replayed: true`; the same key with a different request is refused
 /// (`idempotency_key_reused`). Keys are remembered for a configurable time (24 hours by default).
 #[utoipa::path(post, path = "/v1/conversations/{id}/messages", tag = TAG_MESSAGES,
+    operation_id = "v1_send",
     params(
         ("id" = i64, Path),
         ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,

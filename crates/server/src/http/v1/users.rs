@@ -128,7 +128,7 @@ async fn search(
 }
 
 /// A user's public profile.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, operation_id = "user_by_id", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = PublicUser),
