@@ -143,7 +143,6 @@ const RECIPIENT_NOT_FOUND: ApiError =
     responses(
         (status = 201, body = UserPublic),
         (status = 409, body = ErrorBody, description = "Username already exists / Email already exists"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -194,9 +193,7 @@ async fn login(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageOut),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Recipient not found"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn send(
     State(state): State<AppState>,
@@ -223,8 +220,6 @@ async fn send(
     security(("bearer" = [])),
     responses(
         (status = 200, body = HistoryPage),
-        (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
     ))]
 async fn history(
     State(state): State<AppState>,

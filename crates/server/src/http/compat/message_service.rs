@@ -136,8 +136,8 @@ async fn token_for(
     operation_id = "message_service_register", request_body = RegisterRequest,
     responses(
         (status = 200, body = TokenResponse),
-        (status = 400, body = ErrorBody, description = "Email already registered"),
-        (status = 422, body = ErrorBody, description = "Invalid e-mail, password (8-128 characters) or name"),
+        (status = 400, body = ErrorBody,
+            description = "Email already registered (`email_taken`), or the body is not valid JSON"),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -189,9 +189,7 @@ async fn login(
     security(("bearer" = [])),
     responses(
         (status = 200, body = SentResponse),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Recipient not found"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn send_message(
     State(state): State<AppState>,
@@ -216,7 +214,6 @@ async fn send_message(
     security(("bearer" = [])),
     responses(
         (status = 200, body = [MessageRead]),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No messages found"),
     ))]
 async fn list_messages(
@@ -246,9 +243,7 @@ async fn list_messages(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageRead),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Message not found"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn update_message(
     State(state): State<AppState>,

@@ -68,7 +68,6 @@ fn session_tokens(user: User, opened: Opened) -> SessionTokens {
     responses(
         (status = 201, body = SessionTokens),
         (status = 409, body = ErrorBody, description = "`username_taken` or `email_taken`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -145,7 +144,7 @@ async fn refresh(
 
 /// End the current session: its access and refresh tokens stop working at once.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = TAG_AUTH, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204)))]
 async fn logout(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
@@ -156,7 +155,7 @@ async fn logout(
 
 /// End every session of the user, this one included.
 #[utoipa::path(post, path = "/v1/auth/logout-all", tag = TAG_AUTH, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204)))]
 async fn logout_all(
     State(state): State<AppState>,
     AuthUser { user, .. }: AuthUser,
@@ -167,7 +166,7 @@ async fn logout_all(
 
 /// The user's open sessions, most recently used first.
 #[utoipa::path(get, path = "/v1/sessions", tag = TAG_AUTH, security(("bearer" = [])),
-    responses((status = 200, body = [SessionOut]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [SessionOut])))]
 async fn list_sessions(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
@@ -186,7 +185,6 @@ async fn list_sessions(
     params(("id" = i64, Path)),
     responses(
         (status = 204),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`session_not_found`"),
     ))]
 async fn end_session(

@@ -63,9 +63,7 @@ pub struct MarkRead {
     responses(
         (status = 201, body = ConversationOut, description = "Opened now"),
         (status = 200, body = ConversationOut, description = "Already open"),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`user_not_found`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn open(
     State(state): State<AppState>,
@@ -96,7 +94,6 @@ async fn open(
     security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationPage),
-        (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "Bad `limit` or `cursor`"),
     ))]
 async fn list(
@@ -126,7 +123,6 @@ async fn list(
     params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationOut),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
     ))]
 async fn by_id(
@@ -149,9 +145,7 @@ async fn by_id(
     params(("id" = i64, Path)), request_body = MarkRead, security(("bearer" = [])),
     responses(
         (status = 200, body = ReadOut),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn mark_read(
     State(state): State<AppState>,

@@ -87,7 +87,6 @@ pub struct DeleteParams {
     params(("id" = i64, Path), HistoryParams), security(("bearer" = [])),
     responses(
         (status = 200, body = MessagePage),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
         (status = 422, body = ErrorBody, description = "Bad `limit`, a negative cursor, or both `before` and `after`"),
     ))]
@@ -151,7 +150,6 @@ fn history_window(params: &HistoryParams) -> Result<(HistoryWindow, i64), ApiErr
     responses(
         (status = 201, body = MessageOut, headers(
             ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
         (status = 422, body = ErrorBody, description = "Bad content or key, or `idempotency_key_reused`"),
     ))]
@@ -229,11 +227,9 @@ fn fingerprint(conversation_id: i64, content: &MessageContent) -> String {
     params(("id" = i64, Path)), request_body = MessageBody, security(("bearer" = [])),
     responses(
         (status = 200, body = MessageOut),
-        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`not_message_sender`"),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
         (status = 409, body = ErrorBody, description = "`message_deleted`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn edit(
     State(state): State<AppState>,
@@ -264,7 +260,6 @@ async fn edit(
     params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = MessageHistory),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
     ))]
 async fn versions(
@@ -286,7 +281,6 @@ async fn versions(
     responses(
         (status = 200, body = MessageOut, description = "Deleted for everyone"),
         (status = 204, description = "Hidden for the caller"),
-        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`not_message_sender`"),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
         (status = 422, body = ErrorBody, description = "`for` is not `me`"),

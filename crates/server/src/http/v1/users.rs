@@ -56,7 +56,7 @@ pub struct SearchParams {
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/v1/users/me", tag = TAG_USERS, security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Me)))]
 async fn me(AuthUser { user, .. }: AuthUser) -> Json<Me> {
     Json(user.into())
 }
@@ -66,9 +66,7 @@ async fn me(AuthUser { user, .. }: AuthUser) -> Json<Me> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Me),
-        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`current_password_incorrect`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn update_me(
     State(state): State<AppState>,
@@ -110,8 +108,6 @@ async fn update_me(
     security(("bearer" = [])),
     responses(
         (status = 200, body = [PublicUser]),
-        (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
     ))]
 async fn search(
     State(state): State<AppState>,
@@ -132,7 +128,6 @@ async fn search(
     security(("bearer" = [])),
     responses(
         (status = 200, body = PublicUser),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`user_not_found`"),
     ))]
 async fn by_id(
