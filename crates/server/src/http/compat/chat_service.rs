@@ -36,8 +36,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[schema(as = ChatRegisterRequest)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery"}))]
 pub struct RegisterRequest {
+    #[schema(min_length = 3, max_length = 50, pattern = r"^[A-Za-z0-9_.-]+$")]
     username: String,
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
@@ -88,6 +90,7 @@ pub struct SendRequest {
     #[schema(value_type = i64)]
     recipient_id: FlexibleId,
     /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
@@ -119,8 +122,10 @@ pub struct HistoryParams {
     /// The other user of the conversation.
     peer_id: i64,
     /// Page size, 1 to 100 (default 5).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Messages to skip from the newest (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

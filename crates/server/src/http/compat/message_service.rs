@@ -35,7 +35,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[schema(example = json!({"email": "user@example.com", "password": "securePassword123", "full_name": "Jane Doe"}))]
 pub struct RegisterRequest {
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// At most 200 characters; blank means none.
+    #[schema(max_length = 200)]
     full_name: Option<String>,
 }
 
@@ -61,12 +64,16 @@ pub struct MessageCreate {
     /// The recipient's id, as a string or an integer.
     #[schema(value_type = String)]
     recipient_id: FlexibleId,
+    /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"content": "Updated message content"}))]
 pub struct MessageUpdate {
+    /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
@@ -108,8 +115,10 @@ impl From<Message> for MessageRead {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// How many messages, 1 to 1000 (default 1000): the most recent ones.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// How many of the most recent to skip, to page back in time (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

@@ -33,9 +33,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[schema(as = V1RegisterRequest)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery", "full_name": "Alice Liddell"}))]
 pub struct RegisterRequest {
+    #[schema(min_length = 3, max_length = 50, pattern = r"^[A-Za-z0-9_.-]+$")]
     username: String,
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// At most 200 characters; blank means none.
+    #[schema(max_length = 200)]
     full_name: Option<String>,
 }
 
@@ -182,7 +186,7 @@ async fn list_sessions(
 
 /// End one of the user's sessions.
 #[utoipa::path(delete, path = "/v1/sessions/{id}", tag = TAG_AUTH, security(("bearer" = [])),
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path, minimum = 1)),
     responses(
         (status = 204),
         (status = 404, body = ErrorBody, description = "`session_not_found`"),

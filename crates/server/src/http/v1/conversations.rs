@@ -44,6 +44,7 @@ pub struct OpenConversation {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -53,6 +54,7 @@ pub struct ListParams {
 #[schema(example = json!({"seq": 42}))]
 pub struct MarkRead {
     /// The `seq` of the newest message the caller has read.
+    #[schema(minimum = 0)]
     seq: i64,
 }
 
@@ -120,7 +122,7 @@ async fn list(
 /// One of the caller's conversations.
 #[utoipa::path(get, path = "/v1/conversations/{id}", tag = TAG_CONVERSATIONS,
     operation_id = "conversation_by_id",
-    params(("id" = i64, Path)), security(("bearer" = [])),
+    params(("id" = i64, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationOut),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
@@ -142,7 +144,7 @@ async fn by_id(
 /// Mark everything up to `seq` as read. The position only moves forward, and never past the
 /// conversation's newest message.
 #[utoipa::path(post, path = "/v1/conversations/{id}/read", tag = TAG_CONVERSATIONS,
-    params(("id" = i64, Path)), request_body = MarkRead, security(("bearer" = [])),
+    params(("id" = i64, Path, minimum = 1)), request_body = MarkRead, security(("bearer" = [])),
     responses(
         (status = 200, body = ReadOut),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),

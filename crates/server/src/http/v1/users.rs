@@ -32,11 +32,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct UpdateMe {
     /// A new display name; `null` clears it; absent leaves it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     full_name: Option<Option<String>>,
     /// Required to change the password.
     current_password: Option<String>,
     /// 8 to 128 characters. Changing it ends every other session.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: Option<String>,
 }
 
@@ -48,9 +49,12 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// The start of a username, matched ignoring case.
+    /// The start of a username, matched ignoring case: 1 to 50 characters once surrounding
+    /// spaces are trimmed, without NUL.
+    #[param(min_length = 1, max_length = 50, pattern = r"\S")]
     q: String,
     /// 1 to 50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<i64>,
 }
 
@@ -124,7 +128,7 @@ async fn search(
 }
 
 /// A user's public profile.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, operation_id = "user_by_id", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, operation_id = "user_by_id", params(("id" = i64, Path, minimum = 1)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = PublicUser),
