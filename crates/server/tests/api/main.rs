@@ -13,6 +13,7 @@ mod cross_face;
 mod hostile_input;
 mod many_instances;
 mod message_service;
+mod openapi;
 mod outage;
 mod platform;
 mod proxy;

@@ -17,14 +17,14 @@ use serde_json::json;
 use crate::helpers::{Reply, TestApp, apps, test_config};
 
 const HEALTHY: u8 = 0;
-const DOWN: u8 = 1;
+pub(crate) const DOWN: u8 = 1;
 const PANICKING: u8 = 2;
 
 /// The real store, until a test says the database is down (every call fails as a lost
 /// connection does) or broken (every call panics).
-struct FaultyStore {
+pub(crate) struct FaultyStore {
     inner: SqlStore,
-    mode: AtomicU8,
+    pub(crate) mode: AtomicU8,
 }
 
 impl FaultyStore {
@@ -88,7 +88,7 @@ checked_delegation! {
     fn direct_history(&self, user: i64, peer: i64, limit: i64, offset: i64) -> Page<Message>;
 }
 
-async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
+pub(crate) async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
     let store = Arc::new(FaultyStore {
         inner: db.store(),
         mode: AtomicU8::new(HEALTHY),
