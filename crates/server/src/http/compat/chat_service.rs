@@ -38,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct RegisterRequest {
     #[schema(min_length = 3, max_length = 50, pattern = r"^[A-Za-z0-9_.-]+$")]
     username: String,
+    #[schema(format = Email)]
     email: String,
     #[schema(min_length = 8, max_length = 128)]
     password: String,

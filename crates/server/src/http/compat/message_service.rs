@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[schema(as = MessageServiceRegisterRequest)]
 #[schema(example = json!({"email": "user@example.com", "password": "securePassword123", "full_name": "Jane Doe"}))]
 pub struct RegisterRequest {
+    #[schema(format = Email)]
     email: String,
     #[schema(min_length = 8, max_length = 128)]
     password: String,

@@ -51,7 +51,8 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 pub struct SearchParams {
     /// The start of a username, matched ignoring case: 1 to 50 characters once surrounding
     /// spaces are trimmed, without NUL.
-    #[param(min_length = 1, max_length = 50, pattern = r"\S")]
+    #[param(min_length = 1, max_length = 50)]
+    #[param(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     q: String,
     /// 1 to 50 (default 20).
     #[param(minimum = 1, maximum = 50)]
