@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use missive_store::User;
+use missive_store::{StoreError, User};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -154,8 +154,12 @@ async fn logout(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.store().end_session(user.id, session_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    match state.store().end_session(user.id, session_id).await {
+        // Another request (a logout-all, say) ended it since its token was checked: what this
+        // one asked for is done.
+        Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// End every session of the user, this one included.
