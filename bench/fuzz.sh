@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8098}
 MAX_TIME=${MAX_TIME:-150}
 BASE="http://127.0.0.1:$PORT"
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 WORK=$(mktemp -d)
 SERVER_PID=""
 
@@ -65,9 +65,10 @@ token() {
 fuzz() { # fuzz TOKEN SECONDS ARGS...
     local token=$1 seconds=$2
     shift 2
-    st run "$BASE/openapi.json" --header "Authorization: Bearer $token" \
+    # From the temporary directory, where schemathesis leaves its cache.
+    (cd "$WORK" && st run "$BASE/openapi.json" --header "Authorization: Bearer $token" \
         --checks all --exclude-checks positive_data_acceptance \
-        --max-time "$seconds" --workers 2 --suppress-health-check all --warnings off "$@"
+        --max-time "$seconds" --workers 2 --suppress-health-check all --warnings off "$@")
 }
 
 ENDS_SESSIONS='^/v1/(auth/logout|sessions/\{id\})'
