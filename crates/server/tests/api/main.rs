@@ -16,6 +16,7 @@ mod fastapi_faces;
 mod hostile_input;
 mod many_instances;
 mod message_service;
+mod openapi;
 mod outage;
 mod platform;
 mod proxy;

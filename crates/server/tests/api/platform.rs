@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::helpers::{Reply, TestApp, apps, test_config};
 
 const HEALTHY: u8 = 0;
-const DOWN: u8 = 1;
+pub(crate) const DOWN: u8 = 1;
 const PANICKING: u8 = 2;
 /// Every call takes `SLOW_CALL` before it reaches the database.
 const SLOW: u8 = 3;
@@ -25,9 +25,9 @@ const SLOW_CALL: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// The real store, until a test says the database is down (every call fails as a lost
 /// connection does), broken (every call panics) or slow.
-struct FaultyStore {
+pub(crate) struct FaultyStore {
     inner: SqlStore,
-    mode: AtomicU8,
+    pub(crate) mode: AtomicU8,
 }
 
 impl FaultyStore {
@@ -95,7 +95,7 @@ checked_delegation! {
     fn direct_history(&self, user: i64, peer: i64, limit: i64, offset: i64) -> Page<Message>;
 }
 
-async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
+pub(crate) async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
     let store = Arc::new(FaultyStore {
         inner: db.store(),
         mode: AtomicU8::new(HEALTHY),
@@ -373,8 +373,10 @@ async fn the_openapi_document_describes_every_route_of_both_faces() {
     for schema in [
         "MessageCreate",
         "MessageRead",
-        "SendRequest",
-        "HistoryPage",
+        "ChatSendRequest",
+        "ChatHistoryPage",
+        "ChatMessage",
+        "V1Message",
         "ErrorBody",
     ] {
         assert!(schemas[schema].is_object(), "schema {schema} missing");

@@ -33,14 +33,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChatRegisterRequest)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery"}))]
 pub struct RegisterRequest {
+    #[schema(min_length = 3, max_length = 50, pattern = r"^[A-Za-z0-9_.-]+$")]
     username: String,
+    #[schema(format = Email)]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatUser)]
 pub struct UserPublic {
     id: i64,
     username: String,
@@ -62,6 +67,7 @@ impl From<User> for UserPublic {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChatLoginRequest)]
 #[schema(example = json!({"username": "alice", "password": "correct-horse-battery"}))]
 pub struct LoginRequest {
     username: String,
@@ -69,6 +75,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatLoginResponse)]
 pub struct LoginResponse {
     access_token: String,
     #[schema(example = "bearer")]
@@ -78,15 +85,18 @@ pub struct LoginResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChatSendRequest)]
 #[schema(example = json!({"recipient_id": 2, "content": "Hi Bob!"}))]
 pub struct SendRequest {
     #[schema(value_type = i64)]
     recipient_id: IntId,
     /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatMessage)]
 pub struct MessageOut {
     id: i64,
     sender_id: i64,
@@ -113,12 +123,15 @@ pub struct HistoryParams {
     /// The other user of the conversation.
     peer_id: i64,
     /// Page size, 1 to 100 (default 5).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Messages to skip from the newest (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChatHistoryPage)]
 pub struct HistoryPage {
     /// Newest first.
     messages: Vec<MessageOut>,
@@ -132,11 +145,10 @@ const RECIPIENT_NOT_FOUND: ApiError =
     ApiError::not_found("recipient_not_found", "Recipient not found");
 
 /// Create an account.
-#[utoipa::path(post, path = "/register", tag = TAG, request_body = RegisterRequest,
+#[utoipa::path(post, path = "/register", tag = TAG, operation_id = "chat_register", request_body = RegisterRequest,
     responses(
         (status = 201, body = UserPublic),
         (status = 409, body = ErrorBody, description = "Username already exists / Email already exists"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -161,7 +173,7 @@ async fn register(
 }
 
 /// Log in with username and password.
-#[utoipa::path(post, path = "/login", tag = TAG, request_body = LoginRequest,
+#[utoipa::path(post, path = "/login", tag = TAG, operation_id = "chat_login", request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, body = ErrorBody, description = "Invalid credentials"),
@@ -183,13 +195,11 @@ async fn login(
 }
 
 /// Send a message; the sender is the token's user.
-#[utoipa::path(post, path = "/send", tag = TAG, request_body = SendRequest,
+#[utoipa::path(post, path = "/send", tag = TAG, operation_id = "chat_send", request_body = SendRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageOut),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Recipient not found"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn send(
     State(state): State<AppState>,
@@ -212,12 +222,10 @@ async fn send(
 }
 
 /// The conversation with `peer_id`, newest first.
-#[utoipa::path(get, path = "/messages", tag = TAG, params(HistoryParams),
+#[utoipa::path(get, path = "/messages", tag = TAG, operation_id = "chat_history", params(HistoryParams),
     security(("bearer" = [])),
     responses(
         (status = 200, body = HistoryPage),
-        (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
     ))]
 async fn history(
     State(state): State<AppState>,

@@ -31,14 +31,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = MessageServiceRegisterRequest)]
 #[schema(example = json!({"email": "user@example.com", "password": "securePassword123", "full_name": "Jane Doe"}))]
 pub struct RegisterRequest {
+    #[schema(format = Email)]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// At most 200 characters; blank means none.
+    #[schema(max_length = 200)]
     full_name: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = MessageServiceLoginRequest)]
 #[schema(example = json!({"email": "user@example.com", "password": "securePassword123"}))]
 pub struct LoginRequest {
     email: String,
@@ -46,6 +52,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = MessageServiceToken)]
 pub struct TokenResponse {
     access_token: String,
     #[schema(example = "bearer")]
@@ -58,12 +65,16 @@ pub struct MessageCreate {
     /// The recipient's id, as a string or an integer.
     #[schema(value_type = String)]
     recipient_id: StrId,
+    /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"content": "Updated message content"}))]
 pub struct MessageUpdate {
+    /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
@@ -105,8 +116,10 @@ impl From<Message> for MessageRead {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// How many messages, 1 to 1000 (default 1000): the most recent ones.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// How many of the most recent to skip, to page back in time (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
@@ -129,11 +142,12 @@ async fn token_for(
 
 /// Register with an e-mail address; the answer is an access token. A username is derived
 /// from the e-mail's local part (see the README).
-#[utoipa::path(post, path = "/auth/register", tag = TAG, request_body = RegisterRequest,
+#[utoipa::path(post, path = "/auth/register", tag = TAG,
+    operation_id = "message_service_register", request_body = RegisterRequest,
     responses(
         (status = 200, body = TokenResponse),
-        (status = 400, body = ErrorBody, description = "Email already registered"),
-        (status = 422, body = ErrorBody, description = "Invalid e-mail, password (8-128 characters) or name"),
+        (status = 400, body = ErrorBody,
+            description = "Email already registered (`email_taken`), or the body is not valid JSON"),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -164,7 +178,8 @@ async fn register(
 }
 
 /// Log in with e-mail and password.
-#[utoipa::path(post, path = "/auth/login", tag = TAG, request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", tag = TAG,
+    operation_id = "message_service_login", request_body = LoginRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, body = ErrorBody, description = "Invalid credentials"),
@@ -184,9 +199,7 @@ async fn login(
     security(("bearer" = [])),
     responses(
         (status = 200, body = SentResponse),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Recipient not found"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn send_message(
     State(state): State<AppState>,
@@ -211,7 +224,6 @@ async fn send_message(
     security(("bearer" = [])),
     responses(
         (status = 200, body = [MessageRead]),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No messages found"),
     ))]
 async fn list_messages(
@@ -241,9 +253,7 @@ async fn list_messages(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageRead),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Message not found"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn update_message(
     State(state): State<AppState>,

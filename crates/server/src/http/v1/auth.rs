@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use missive_store::User;
+use missive_store::{StoreError, User};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,15 +30,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = V1RegisterRequest)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "correct-horse-battery", "full_name": "Alice Liddell"}))]
 pub struct RegisterRequest {
+    #[schema(min_length = 3, max_length = 50, pattern = r"^[A-Za-z0-9_.-]+$")]
     username: String,
+    #[schema(format = Email)]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// At most 200 characters; blank means none.
+    #[schema(max_length = 200)]
     full_name: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = V1LoginRequest)]
 #[schema(example = json!({"login": "alice", "password": "correct-horse-battery"}))]
 pub struct LoginRequest {
     /// A username or an e-mail address.
@@ -62,11 +69,10 @@ fn session_tokens(user: User, opened: Opened) -> SessionTokens {
 }
 
 /// Create an account and sign in.
-#[utoipa::path(post, path = "/v1/auth/register", tag = TAG_AUTH, request_body = RegisterRequest,
+#[utoipa::path(post, path = "/v1/auth/register", tag = TAG_AUTH, operation_id = "v1_register", request_body = RegisterRequest,
     responses(
         (status = 201, body = SessionTokens),
         (status = 409, body = ErrorBody, description = "`username_taken` or `email_taken`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -94,7 +100,7 @@ async fn register(
 }
 
 /// Sign in with a username or e-mail address.
-#[utoipa::path(post, path = "/v1/auth/login", tag = TAG_AUTH, request_body = LoginRequest,
+#[utoipa::path(post, path = "/v1/auth/login", tag = TAG_AUTH, operation_id = "v1_login", request_body = LoginRequest,
     responses(
         (status = 200, body = SessionTokens),
         (status = 401, body = ErrorBody, description = "`invalid_credentials`"),
@@ -143,18 +149,22 @@ async fn refresh(
 
 /// End the current session: its access and refresh tokens stop working at once.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = TAG_AUTH, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204)))]
 async fn logout(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.store().end_session(user.id, session_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    match state.store().end_session(user.id, session_id).await {
+        // Another request (a logout-all, say) ended it since its token was checked: what this
+        // one asked for is done.
+        Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// End every session of the user, this one included.
 #[utoipa::path(post, path = "/v1/auth/logout-all", tag = TAG_AUTH, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204)))]
 async fn logout_all(
     State(state): State<AppState>,
     AuthUser { user, .. }: AuthUser,
@@ -165,7 +175,7 @@ async fn logout_all(
 
 /// The user's open sessions, most recently used first.
 #[utoipa::path(get, path = "/v1/sessions", tag = TAG_AUTH, security(("bearer" = [])),
-    responses((status = 200, body = [SessionOut]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [SessionOut])))]
 async fn list_sessions(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
@@ -181,10 +191,9 @@ async fn list_sessions(
 
 /// End one of the user's sessions.
 #[utoipa::path(delete, path = "/v1/sessions/{id}", tag = TAG_AUTH, security(("bearer" = [])),
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path, minimum = 1)),
     responses(
         (status = 204),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`session_not_found`"),
     ))]
 async fn end_session(

@@ -44,6 +44,7 @@ pub struct OpenConversation {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -53,6 +54,7 @@ pub struct ListParams {
 #[schema(example = json!({"seq": 42}))]
 pub struct MarkRead {
     /// The `seq` of the newest message the caller has read.
+    #[schema(minimum = 0)]
     seq: i64,
 }
 
@@ -63,9 +65,7 @@ pub struct MarkRead {
     responses(
         (status = 201, body = ConversationOut, description = "Opened now"),
         (status = 200, body = ConversationOut, description = "Already open"),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`user_not_found`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn open(
     State(state): State<AppState>,
@@ -96,7 +96,6 @@ async fn open(
     security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationPage),
-        (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "Bad `limit` or `cursor`"),
     ))]
 async fn list(
@@ -122,10 +121,10 @@ async fn list(
 
 /// One of the caller's conversations.
 #[utoipa::path(get, path = "/v1/conversations/{id}", tag = TAG_CONVERSATIONS,
-    params(("id" = i64, Path)), security(("bearer" = [])),
+    operation_id = "conversation_by_id",
+    params(("id" = i64, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationOut),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
     ))]
 async fn by_id(
@@ -145,12 +144,10 @@ async fn by_id(
 /// Mark everything up to `seq` as read. The position only moves forward, and never past the
 /// conversation's newest message.
 #[utoipa::path(post, path = "/v1/conversations/{id}/read", tag = TAG_CONVERSATIONS,
-    params(("id" = i64, Path)), request_body = MarkRead, security(("bearer" = [])),
+    params(("id" = i64, Path, minimum = 1)), request_body = MarkRead, security(("bearer" = [])),
     responses(
         (status = 200, body = ReadOut),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn mark_read(
     State(state): State<AppState>,

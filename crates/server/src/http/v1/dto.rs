@@ -12,6 +12,7 @@ pub struct Me {
     pub id: i64,
     pub username: String,
     pub email: String,
+    #[schema(required = true)]
     pub full_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_active_at: DateTime<Utc>,
@@ -35,6 +36,7 @@ impl From<User> for Me {
 pub struct PublicUser {
     pub id: i64,
     pub username: String,
+    #[schema(required = true)]
     pub full_name: Option<String>,
 }
 
@@ -69,6 +71,7 @@ pub struct SessionOut {
     pub created_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
     /// The `User-Agent` the session was opened with.
+    #[schema(required = true)]
     pub user_agent: Option<String>,
     /// Whether this is the session of the token making the request.
     pub current: bool,
@@ -88,6 +91,7 @@ impl SessionOut {
 
 /// A message. A deleted one keeps its `seq` with `deleted: true` and no content.
 #[derive(Serialize, ToSchema)]
+#[schema(as = V1Message)]
 pub struct MessageOut {
     pub id: i64,
     pub conversation_id: i64,
@@ -95,8 +99,10 @@ pub struct MessageOut {
     pub seq: i64,
     pub sender_id: i64,
     /// `null` when deleted.
+    #[schema(required = true)]
     pub content: Option<String>,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
 }
@@ -144,6 +150,7 @@ pub struct ConversationOut {
     /// The newest message's time, or `created_at` for an empty conversation.
     pub last_activity_at: DateTime<Utc>,
     /// The newest message the caller has not hidden.
+    #[schema(required = true)]
     pub last_message: Option<MessageOut>,
     /// The `seq` of the conversation's newest message (0 when empty).
     pub last_seq: i64,
@@ -176,6 +183,7 @@ pub struct ConversationPage {
     /// Most recent activity first.
     pub conversations: Vec<ConversationOut>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -188,6 +196,7 @@ pub struct MessagePage {
     pub has_more: bool,
     /// Where to continue: pass as `before` after a backward read, as `after` after a forward
     /// one. `null` only when nothing is left to continue from.
+    #[schema(required = true)]
     pub next_cursor: Option<i64>,
 }
 
@@ -207,6 +216,7 @@ pub struct MessageVersion {
     pub content: String,
     pub from: DateTime<Utc>,
     /// When it was replaced; `null` for the current version.
+    #[schema(required = true)]
     pub until: Option<DateTime<Utc>>,
 }
 

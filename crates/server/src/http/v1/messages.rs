@@ -53,17 +53,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[schema(example = json!({"content": "Hello, Bob!"}))]
 pub struct MessageBody {
     /// 1 to 2000 characters (configurable).
+    #[schema(min_length = 1)]
     content: String,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// Read backward: the newest messages with a `seq` below this.
+    /// Read backward: the newest messages with a `seq` below this. Not with `after`.
+    #[param(minimum = 0)]
     before: Option<i64>,
-    /// Read forward: the oldest messages with a `seq` above this (`0` is the start).
+    /// Read forward: the oldest messages with a `seq` above this (`0` is the start). Not with
+    /// `before`.
+    #[param(minimum = 0)]
     after: Option<i64>,
     /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -72,7 +77,28 @@ pub struct HistoryParams {
 pub struct DeleteParams {
     /// `me` hides the message from the caller only; absent deletes it for everyone.
     #[serde(rename = "for")]
+    #[param(value_type = Option<DeleteFor>, inline)]
     scope: Option<String>,
+}
+
+// The one value `for` takes, for the document; the handler reads a string, so that another
+// value gets its own message.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DeleteFor {
+    Me,
+}
+
+/// The headers `send` reads from its `HeaderMap`, for the document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct SendHeaders {
+    /// Makes retries safe: 1 to 255 printable ASCII characters.
+    #[param(rename = "Idempotency-Key", required = false)]
+    #[param(min_length = 1, max_length = 255, pattern = r"^[ -~]+$")]
+    idempotency_key: String,
 }
 
 /// A window of the conversation's history, ascending by `seq`. With no cursor, the newest
@@ -83,10 +109,10 @@ pub struct DeleteParams {
 /// `has_more` says whether more messages lie beyond the page right now. Deleted messages
 /// keep their `seq` as tombstones; messages the caller hid are left out.
 #[utoipa::path(get, path = "/v1/conversations/{id}/messages", tag = TAG_MESSAGES,
-    params(("id" = i64, Path), HistoryParams), security(("bearer" = [])),
+    operation_id = "v1_history",
+    params(("id" = i64, Path, minimum = 1), HistoryParams), security(("bearer" = [])),
     responses(
         (status = 200, body = MessagePage),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
         (status = 422, body = ErrorBody, description = "Bad `limit`, a negative cursor, or both `before` and `after`"),
     ))]
@@ -140,16 +166,15 @@ fn history_window(params: &HistoryParams) -> Result<(HistoryWindow, i64), ApiErr
 /// time, marked `Idempotent-Replayed: true`; the same key with a different request is refused
 /// (`idempotency_key_reused`). Keys are remembered for a configurable time (24 hours by default).
 #[utoipa::path(post, path = "/v1/conversations/{id}/messages", tag = TAG_MESSAGES,
+    operation_id = "v1_send",
     params(
-        ("id" = i64, Path),
-        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
-            description = "Makes retries safe: printable ASCII"),
+        ("id" = i64, Path, minimum = 1),
+        SendHeaders,
     ),
     request_body = MessageBody, security(("bearer" = [])),
     responses(
         (status = 201, body = MessageOut, headers(
             ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
         (status = 422, body = ErrorBody, description = "Bad content or key, or `idempotency_key_reused`"),
     ))]
@@ -224,14 +249,12 @@ fn fingerprint(conversation_id: i64, content: &MessageContent) -> String {
 /// Change the content of one of the caller's messages; the earlier content is kept in its
 /// history.
 #[utoipa::path(patch, path = "/v1/messages/{id}", tag = TAG_MESSAGES,
-    params(("id" = i64, Path)), request_body = MessageBody, security(("bearer" = [])),
+    params(("id" = i64, Path, minimum = 1)), request_body = MessageBody, security(("bearer" = [])),
     responses(
         (status = 200, body = MessageOut),
-        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`not_message_sender`"),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
         (status = 409, body = ErrorBody, description = "`message_deleted`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn edit(
     State(state): State<AppState>,
@@ -259,10 +282,9 @@ async fn edit(
 /// Every content the message has had, oldest first, the current one last. A deleted
 /// message has no versions left.
 #[utoipa::path(get, path = "/v1/messages/{id}/history", tag = TAG_MESSAGES,
-    params(("id" = i64, Path)), security(("bearer" = [])),
+    params(("id" = i64, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 200, body = MessageHistory),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
     ))]
 async fn versions(
@@ -280,11 +302,10 @@ async fn versions(
 /// answers the same tombstone. With `for=me`, any member hides it from their own views only
 /// (204).
 #[utoipa::path(delete, path = "/v1/messages/{id}", tag = TAG_MESSAGES,
-    params(("id" = i64, Path), DeleteParams), security(("bearer" = [])),
+    params(("id" = i64, Path, minimum = 1), DeleteParams), security(("bearer" = [])),
     responses(
         (status = 200, body = MessageOut, description = "Deleted for everyone"),
         (status = 204, description = "Hidden for the caller"),
-        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`not_message_sender`"),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
         (status = 422, body = ErrorBody, description = "`for` is not `me`"),

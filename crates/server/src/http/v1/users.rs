@@ -32,11 +32,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct UpdateMe {
     /// A new display name; `null` clears it; absent leaves it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     full_name: Option<Option<String>>,
     /// Required to change the password.
     current_password: Option<String>,
     /// 8 to 128 characters. Changing it ends every other session.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: Option<String>,
 }
 
@@ -48,15 +49,19 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// The start of a username, matched ignoring case.
+    /// The start of a username, matched ignoring case: 1 to 50 characters once surrounding
+    /// spaces are trimmed, without NUL.
+    #[param(min_length = 1, max_length = 50)]
+    #[param(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     q: String,
     /// 1 to 50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<i64>,
 }
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/v1/users/me", tag = TAG_USERS, security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Me)))]
 async fn me(AuthUser { user, .. }: AuthUser) -> Json<Me> {
     Json(user.into())
 }
@@ -66,9 +71,7 @@ async fn me(AuthUser { user, .. }: AuthUser) -> Json<Me> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Me),
-        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "`current_password_incorrect`"),
-        (status = 422, body = ErrorBody),
     ))]
 async fn update_me(
     State(state): State<AppState>,
@@ -113,8 +116,6 @@ async fn update_me(
     security(("bearer" = [])),
     responses(
         (status = 200, body = [PublicUser]),
-        (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
     ))]
 async fn search(
     State(state): State<AppState>,
@@ -131,11 +132,10 @@ async fn search(
 }
 
 /// A user's public profile.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/users/{id}", tag = TAG_USERS, operation_id = "user_by_id", params(("id" = i64, Path, minimum = 1)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = PublicUser),
-        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`user_not_found`"),
     ))]
 async fn by_id(
