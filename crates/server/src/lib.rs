@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 use missive_store::{DbPool, PoolSettings, SqlStore, Store};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Passwords;
 use crate::config::{Config, SecretSource, redact_url};
@@ -185,13 +187,27 @@ impl App {
             shutdown_grace: config.request_timeout,
         };
         let tasks = self.state.tasks().clone();
-        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        // Background upkeep has its own tracker: it runs until serving has ended, then stops.
+        let background = TaskTracker::new();
+        let stop_background = CancellationToken::new();
+        background.spawn(
+            stop_background
+                .clone()
+                .run_until_cancelled_owned(housekeeping(self.state.clone())),
+        );
         let pool = self.pool.clone();
-        let wal = tokio::spawn(async move { pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL).await });
+        background.spawn(
+            stop_background
+                .clone()
+                .run_until_cancelled_owned(async move {
+                    pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL).await;
+                }),
+        );
         let router = http::router(self.state.clone());
         connections::serve(listener, router, limits, tasks, shutdown).await;
-        housekeeping.abort();
-        wal.abort();
+        stop_background.cancel();
+        background.close();
+        background.wait().await;
         self.pool.close().await;
         Ok(())
     }

@@ -209,6 +209,28 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Sends SIGTERM; the exit status, once the process has ended (within 20 s).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 20 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -253,4 +275,38 @@ async fn a_burst_of_concurrent_logins_keeps_memory_bounded() {
     }
     let peak = served.peak_rss_mib();
     assert!(peak < 200, "resident memory peaked at {peak} MiB");
+}
+
+/// SIGTERM while requests are in flight: each of them is answered, then the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
+    let mut served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
+    let base = format!("http://{}", served.bind);
+    let client = reqwest::Client::new();
+    let account = serde_json::json!({
+        "username": "calm", "email": "calm@example.com", "password": "correct-horse-battery"
+    });
+    let registered = client
+        .post(format!("{base}/register"))
+        .json(&account)
+        .send()
+        .await;
+    assert_eq!(registered.unwrap().status(), 201);
+    // Logins each hash a password: a few dozen keep the server busy for a while.
+    let login = serde_json::json!({"username": "calm", "password": "correct-horse-battery"});
+    let logins: Vec<_> = (0..64)
+        .map(|_| tokio::spawn(client.post(format!("{base}/login")).json(&login).send()))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let status = tokio::task::spawn_blocking(move || served.terminate())
+        .await
+        .unwrap();
+    for login in logins {
+        let answer = login
+            .await
+            .unwrap()
+            .expect("an answer, not a dropped connection");
+        assert_eq!(answer.status(), 200);
+    }
+    assert!(status.success(), "exit status {status}");
 }
