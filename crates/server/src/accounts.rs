@@ -3,7 +3,7 @@
 use missive_store::{ConflictKind, NewUser, StoreError, User};
 
 use crate::domain::{Email, Password, Username};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 pub struct NewAccount {
@@ -22,7 +22,7 @@ pub enum RegisterError {
 
 /// The answer to a refused login on every face: it never says which part was wrong.
 pub const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
-    code: "invalid_credentials",
+    code: ErrorCode::InvalidCredentials,
     detail: "Invalid credentials",
 };
 
@@ -32,11 +32,11 @@ impl RegisterError {
     pub fn into_conflict(self) -> ApiError {
         match self {
             Self::Taken(ConflictKind::Username) => ApiError::Conflict {
-                code: "username_taken",
+                code: ErrorCode::UsernameTaken,
                 detail: "Username already exists",
             },
             Self::Taken(ConflictKind::Email) => ApiError::Conflict {
-                code: "email_taken",
+                code: ErrorCode::EmailTaken,
                 detail: "Email already exists",
             },
             Self::Failed(err) => err,

@@ -438,7 +438,7 @@ impl Settings {
 fn random_secret() -> Secret {
     use rand::Rng;
     let bytes: [u8; 32] = rand::rng().random();
-    Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    Secret::new(hex::encode(bytes))
 }
 
 /// The database file a SQLite URL names, or `None` for an in-memory database.

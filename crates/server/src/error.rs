@@ -7,6 +7,45 @@ use missive_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Every `code` an error body can carry: one closed set, so that no code is spelt twice and
+/// the OpenAPI document lists them all. Stable: clients branch on these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Conflict,
+    ConversationNotFound,
+    CurrentPasswordIncorrect,
+    EmailTaken,
+    Forbidden,
+    IdempotencyKeyReused,
+    InternalError,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidToken,
+    MalformedJson,
+    MessageDeleted,
+    MessageNotFound,
+    MethodNotAllowed,
+    NoMessages,
+    NotAuthenticated,
+    NotFound,
+    NotMessageSender,
+    PayloadTooLarge,
+    RateLimited,
+    RecipientNotFound,
+    RefreshTokenReused,
+    RequestTimeout,
+    ServerError,
+    ServiceUnavailable,
+    SessionNotFound,
+    UnreadableBody,
+    UnsupportedMediaType,
+    UserNotFound,
+    UsernameTaken,
+    ValidationFailed,
+}
+
 /// The error body of every face.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -14,8 +53,7 @@ pub struct ErrorBody {
     #[schema(example = "Message not found")]
     pub detail: String,
     /// Stable machine-readable code.
-    #[schema(example = "message_not_found")]
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Per-field problems, on validation errors only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldMessage>,
@@ -185,25 +223,25 @@ pub struct InputRejected(pub Vec<FieldError>);
 #[derive(Debug)]
 pub enum ApiError {
     /// 400: the body is not JSON, or is not the JSON we can read.
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: ErrorCode, detail: String },
     /// 401, with `WWW-Authenticate: Bearer`.
     Unauthorized {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 403: the caller may see the object but not do this to it.
     Forbidden {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 404, with the route's own message.
     NotFound {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 409, with the route's own message.
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 413.
@@ -216,7 +254,7 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// 422 about the request as a whole rather than one field, with the route's own code.
     Unprocessable {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 429, with `Retry-After`: the route's rate limit is used up.
@@ -231,7 +269,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub const fn not_found(code: &'static str, detail: &'static str) -> Self {
+    pub const fn not_found(code: ErrorCode, detail: &'static str) -> Self {
         Self::NotFound { code, detail }
     }
 
@@ -269,7 +307,7 @@ impl ApiError {
         let (code, detail, errors) = match self {
             Self::BadRequest { code, detail } => (code, detail, Vec::new()),
             Self::MalformedJson(syntax) => (
-                "malformed_json",
+                ErrorCode::MalformedJson,
                 format!(
                     "Malformed JSON at line {} column {}",
                     syntax.line, syntax.column
@@ -281,9 +319,13 @@ impl ApiError {
             | Self::NotFound { code, detail }
             | Self::Conflict { code, detail }
             | Self::Unprocessable { code, detail } => (code, detail.to_owned(), Vec::new()),
-            Self::PayloadTooLarge => ("payload_too_large", "Request body too large".into(), vec![]),
+            Self::PayloadTooLarge => (
+                ErrorCode::PayloadTooLarge,
+                "Request body too large".into(),
+                vec![],
+            ),
             Self::UnsupportedMediaType => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "Expected a JSON body with Content-Type: application/json".into(),
                 Vec::new(),
             ),
@@ -300,15 +342,21 @@ impl ApiError {
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect::<Vec<_>>()
                     .join("; ");
-                ("validation_failed", detail, errors)
+                (ErrorCode::ValidationFailed, detail, errors)
             }
-            Self::RateLimited { detail, .. } => ("rate_limited", detail.to_owned(), Vec::new()),
+            Self::RateLimited { detail, .. } => {
+                (ErrorCode::RateLimited, detail.to_owned(), Vec::new())
+            }
             Self::Unavailable => (
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "Service temporarily unavailable, try again shortly".into(),
                 Vec::new(),
             ),
-            Self::Internal => ("internal_error", "Internal server error".into(), Vec::new()),
+            Self::Internal => (
+                ErrorCode::InternalError,
+                "Internal server error".into(),
+                Vec::new(),
+            ),
         };
         ErrorBody {
             detail,
@@ -347,17 +395,17 @@ impl IntoResponse for ApiError {
 /// rejections and by the safety net that makes every error body JSON).
 pub fn body_for_status(status: StatusCode) -> ErrorBody {
     let code = match status {
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::REQUEST_TIMEOUT => "request_timeout",
-        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
-        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
-        StatusCode::INTERNAL_SERVER_ERROR => "internal_error",
-        s if s.is_client_error() => "bad_request",
-        _ => "server_error",
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
+        StatusCode::INTERNAL_SERVER_ERROR => ErrorCode::InternalError,
+        s if s.is_client_error() => ErrorCode::BadRequest,
+        _ => ErrorCode::ServerError,
     };
     ErrorBody {
         detail: status
@@ -380,11 +428,11 @@ impl From<FieldError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound => Self::not_found("not_found", "Not Found"),
+            StoreError::NotFound => Self::not_found(ErrorCode::NotFound, "Not Found"),
             StoreError::Conflict(kind) => {
                 tracing::warn!(?kind, "unhandled store conflict");
                 Self::Conflict {
-                    code: "conflict",
+                    code: ErrorCode::Conflict,
                     detail: "Conflict",
                 }
             }

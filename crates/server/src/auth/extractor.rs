@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use missive_store::{Timestamp, User};
 
 use crate::auth::TokenSubject;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 pub struct AuthUser {
@@ -21,11 +21,11 @@ pub struct AuthUser {
 const SESSION_USE_RESOLUTION_MICROS: i64 = 60_000_000;
 
 const NOT_AUTHENTICATED: ApiError = ApiError::Unauthorized {
-    code: "not_authenticated",
+    code: ErrorCode::NotAuthenticated,
     detail: "Not authenticated",
 };
 const INVALID_TOKEN: ApiError = ApiError::Unauthorized {
-    code: "invalid_token",
+    code: ErrorCode::InvalidToken,
     detail: "Invalid token",
 };
 

@@ -14,7 +14,7 @@ use super::IntId;
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, Username};
-use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs, Problem};
+use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs, Problem};
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::paging::offset_page;
 use crate::sessions::{self, Refresh};
@@ -142,7 +142,7 @@ pub struct HistoryPage {
 }
 
 const RECIPIENT_NOT_FOUND: ApiError =
-    ApiError::not_found("recipient_not_found", "Recipient not found");
+    ApiError::not_found(ErrorCode::RecipientNotFound, "Recipient not found");
 
 /// Create an account.
 #[utoipa::path(post, path = "/register", tag = TAG, operation_id = "chat_register", request_body = RegisterRequest,

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, FieldError, InputRejected, Loc, Problem};
+use crate::error::{ApiError, ErrorCode, FieldError, InputRejected, Loc, Problem};
 
 /// Middleware on every route of both faces.
 pub async fn face(mut request: Request, next: Next) -> Response {
@@ -29,7 +29,7 @@ pub async fn face(mut request: Request, next: Next) -> Response {
     // Every refused input is a 422 listing FastAPI's entries: a malformed body too.
     let body = json!({
         "detail": errors.iter().map(entry).collect::<Vec<_>>(),
-        "code": "validation_failed",
+        "code": ErrorCode::ValidationFailed,
     });
     let (mut parts, _) = response.into_parts();
     parts.status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -145,7 +145,7 @@ static FACE_ROUTES: LazyLock<Vec<String>> = LazyLock::new(|| {
 pub async fn fallback(uri: Uri) -> Response {
     match slashless(&uri) {
         Some(location) => (StatusCode::TEMPORARY_REDIRECT, [(LOCATION, location)]).into_response(),
-        None => ApiError::not_found("not_found", "Not Found").into_response(),
+        None => ApiError::not_found(ErrorCode::NotFound, "Not Found").into_response(),
     }
 }
 

@@ -12,7 +12,7 @@ use super::StrId;
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
-use crate::error::{ApiError, ErrorBody, NotFoundAs};
+use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::paging::offset_page;
 use crate::sessions::{self, Refresh};
@@ -123,9 +123,10 @@ pub struct ListParams {
     offset: Option<i64>,
 }
 
-const MESSAGE_NOT_FOUND: ApiError = ApiError::not_found("message_not_found", "Message not found");
+const MESSAGE_NOT_FOUND: ApiError =
+    ApiError::not_found(ErrorCode::MessageNotFound, "Message not found");
 const RECIPIENT_NOT_FOUND: ApiError =
-    ApiError::not_found("recipient_not_found", "Recipient not found");
+    ApiError::not_found(ErrorCode::RecipientNotFound, "Recipient not found");
 
 /// Opens a session for the user and answers with its access token.
 async fn token_for(
@@ -169,7 +170,7 @@ async fn register(
     match accounts::register(&state, account).await {
         Ok(user) => token_for(&state, &user, agent.as_deref()).await,
         Err(RegisterError::Taken(ConflictKind::Email)) => Err(ApiError::BadRequest {
-            code: "email_taken",
+            code: ErrorCode::EmailTaken,
             detail: "Email already registered".into(),
         }),
         Err(RegisterError::Taken(ConflictKind::Username)) => Err(ApiError::Internal),
@@ -242,7 +243,10 @@ async fn list_messages(
         .messages_of_user(user.id, limit, offset)
         .await?;
     if messages.is_empty() {
-        return Err(ApiError::not_found("no_messages", "No messages found"));
+        return Err(ApiError::not_found(
+            ErrorCode::NoMessages,
+            "No messages found",
+        ));
     }
     Ok(Json(messages.into_iter().map(MessageRead::from).collect()))
 }

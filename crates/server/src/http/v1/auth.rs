@@ -13,7 +13,7 @@ use super::{TAG_AUTH, path_id};
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, Password, Username, parse_full_name};
-use crate::error::{ApiError, ErrorBody, NotFoundAs};
+use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, UserAgent};
 use crate::sessions::{self, Opened, Refresh, RefreshRefused};
 use crate::state::AppState;
@@ -137,11 +137,11 @@ async fn refresh(
     match sessions::refresh(&state, body.refresh_token.trim()).await? {
         Ok((user, opened)) => Ok(Json(session_tokens(user, opened))),
         Err(RefreshRefused::Invalid) => Err(ApiError::Unauthorized {
-            code: "invalid_refresh_token",
+            code: ErrorCode::InvalidRefreshToken,
             detail: "Invalid refresh token",
         }),
         Err(RefreshRefused::Reused) => Err(ApiError::Unauthorized {
-            code: "refresh_token_reused",
+            code: ErrorCode::RefreshTokenReused,
             detail: "Refresh token already used; the session has been ended",
         }),
     }
@@ -201,7 +201,8 @@ async fn end_session(
     AuthUser { user, .. }: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    const NOT_FOUND: ApiError = ApiError::not_found("session_not_found", "Session not found");
+    const NOT_FOUND: ApiError =
+        ApiError::not_found(ErrorCode::SessionNotFound, "Session not found");
     let id = path_id(&id, NOT_FOUND)?;
     state
         .store()

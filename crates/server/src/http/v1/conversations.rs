@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::dto::{ConversationOut, ConversationPage, ReadOut};
 use super::{TAG_CONVERSATIONS, path_id};
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
+use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::paging::page_limit;
 use crate::state::AppState;
@@ -23,8 +23,8 @@ const DEFAULT_PAGE: i64 = 20;
 const MAX_PAGE: i64 = 100;
 
 pub(super) const CONVERSATION_NOT_FOUND: ApiError =
-    ApiError::not_found("conversation_not_found", "Conversation not found");
-const USER_NOT_FOUND: ApiError = ApiError::not_found("user_not_found", "User not found");
+    ApiError::not_found(ErrorCode::ConversationNotFound, "Conversation not found");
+const USER_NOT_FOUND: ApiError = ApiError::not_found(ErrorCode::UserNotFound, "User not found");
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

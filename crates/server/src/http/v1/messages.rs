@@ -17,7 +17,7 @@ use super::dto::{MessageHistory, MessageOut, MessagePage};
 use super::{TAG_MESSAGES, path_id};
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, MessageContent};
-use crate::error::{ApiError, ErrorBody, FieldError, NotFoundAs};
+use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::paging::page_limit;
 use crate::state::AppState;
@@ -28,17 +28,18 @@ const MAX_KEY_LEN: usize = 255;
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-const MESSAGE_NOT_FOUND: ApiError = ApiError::not_found("message_not_found", "Message not found");
+const MESSAGE_NOT_FOUND: ApiError =
+    ApiError::not_found(ErrorCode::MessageNotFound, "Message not found");
 const NOT_SENDER: ApiError = ApiError::Forbidden {
-    code: "not_message_sender",
+    code: ErrorCode::NotMessageSender,
     detail: "Only the sender may change or delete a message for everyone",
 };
 const MESSAGE_DELETED: ApiError = ApiError::Conflict {
-    code: "message_deleted",
+    code: ErrorCode::MessageDeleted,
     detail: "The message has been deleted",
 };
 const KEY_REUSED: ApiError = ApiError::Unprocessable {
-    code: "idempotency_key_reused",
+    code: ErrorCode::IdempotencyKeyReused,
     detail: "This Idempotency-Key was already used for a different request",
 };
 
@@ -243,7 +244,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, FieldError> {
 /// What makes two sends "the same request" for an idempotency key.
 fn fingerprint(conversation_id: i64, content: &MessageContent) -> String {
     let digest = Sha256::digest(format!("{conversation_id}\n{}", content.as_str()));
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Change the content of one of the caller's messages; the earlier content is kept in its

@@ -12,13 +12,13 @@ use super::{TAG_USERS, path_id};
 use crate::accounts;
 use crate::auth::AuthUser;
 use crate::domain::{AllValid, Password, parse_full_name};
-use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError};
 use crate::extract::{Json, Query};
 use crate::http::paging::page_limit;
 use crate::state::AppState;
 
 const MAX_SEARCH: i64 = 50;
-const USER_NOT_FOUND: ApiError = ApiError::not_found("user_not_found", "User not found");
+const USER_NOT_FOUND: ApiError = ApiError::not_found(ErrorCode::UserNotFound, "User not found");
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -96,7 +96,7 @@ async fn update_me(
         Some((current, new)) => {
             if !accounts::check_password(&state, &user, &current).await? {
                 return Err(ApiError::Forbidden {
-                    code: "current_password_incorrect",
+                    code: ErrorCode::CurrentPasswordIncorrect,
                     detail: "Current password is incorrect",
                 });
             }
