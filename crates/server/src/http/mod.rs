@@ -9,6 +9,7 @@ mod paging;
 mod rate_limit;
 mod v1;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,6 +19,8 @@ use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -50,7 +53,11 @@ pub use client_ip::{ForwardedHeader, parse_trusted};
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
     let limits = axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce);
-    let state_for_tasks = state.clone();
+    let completion = Completion {
+        tasks: state.tasks().clone(),
+        in_flight: Arc::new(Semaphore::new(config.max_connections)),
+        max_body_bytes: config.max_body_bytes,
+    };
     let (routes, api) = api_routes().split_for_parts();
     // `Router::layer` wraps every route and the fallback; the last layer added is the
     // outermost. Reading bottom-up: the request id exists before anything logs, and every
@@ -62,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .layer(limits)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(
-            state_for_tasks,
+            completion,
             run_to_completion,
         ))
         .layer(TimeoutLayer::with_status_code(
@@ -101,20 +108,61 @@ async fn drop_unusable_request_id(mut request: Request) -> Request {
     request
 }
 
-/// Runs the rest of the request on a task of its own that always runs to its end, so neither a
-/// client hanging up nor the request timeout stops a use case halfway (say, between its commit
-/// and the cache entries it retires). The caller still gets its timeout answer on time.
+/// What [`run_to_completion`] needs: the tracker its tasks join, and the room left for them.
+#[derive(Clone)]
+struct Completion {
+    tasks: TaskTracker,
+    /// Requests whose work is still running, answered or not: bounded, so that clients who
+    /// hang up and come back cannot pile up work faster than it finishes.
+    in_flight: Arc<Semaphore>,
+    max_body_bytes: usize,
+}
+
+/// Reads the request's body, then runs the rest of the request on a task of its own that always
+/// runs to its end, so neither a client hanging up nor the request timeout stops a use case
+/// halfway (say, between its commit and the cache entries it retires). The caller still gets
+/// its timeout answer on time.
+///
+/// The body is read here, before the work is detached, so that a client sending it slowly is
+/// still cut off by the request timeout (which drops this future, and with it the body).
 async fn run_to_completion(
-    State(state): State<AppState>,
+    State(completion): State<Completion>,
     request: Request,
     next: Next,
 ) -> Response {
+    let Ok(permit) = Arc::clone(&completion.in_flight).try_acquire_owned() else {
+        tracing::warn!("too many requests in flight; answering 503");
+        return ApiError::Unavailable.into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, completion.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(err) => return unreadable_body(err).into_response(),
+    };
+    let request = Request::from_parts(parts, Body::from(body));
     let work = next.run(request).instrument(Span::current());
-    match state.tasks().spawn(work).await {
+    let answered = completion.tasks.spawn(async move {
+        let response = work.await;
+        drop(permit);
+        response
+    });
+    match answered.await {
         Ok(response) => response,
         Err(err) => {
             tracing::error!(error = %err, "a request task failed");
             ApiError::Internal.into_response()
+        }
+    }
+}
+
+/// 413 for a body over the limit; 400 for one that broke off (the client is likely gone).
+fn unreadable_body(err: axum::Error) -> ApiError {
+    if err.into_inner().is::<http_body_util::LengthLimitError>() {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::BadRequest {
+            code: crate::error::ErrorCode::UnreadableBody,
+            detail: "Could not read the request body".into(),
         }
     }
 }

@@ -117,3 +117,39 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     );
     assert!(closed_by_server(&mut stream, HEAD_TIMEOUT * 3).await);
 }
+
+#[tokio::test]
+async fn a_body_sent_too_slowly_is_cut_off_by_the_request_timeout() {
+    let app = TestApp::start(TestDb::sqlite().await, |db| missive::config::Config {
+        request_timeout: Duration::from_secs(1),
+        ..test_config(db)
+    })
+    .await;
+    let mut stream = TcpStream::connect(app.address).await.unwrap();
+    stream
+        .write_all(
+            b"POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    // A byte every 200 ms: always some progress, never the whole body.
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < Duration::from_secs(5) {
+        let _ = stream.write_all(b" ").await;
+        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the connection was held for {:?}",
+        started.elapsed()
+    );
+}
