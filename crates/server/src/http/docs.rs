@@ -16,7 +16,7 @@ use utoipa::{PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ErrorBody;
-use crate::limits::{Rule, Rules};
+use crate::limits::{Counts, Rule, Rules};
 
 const REDOC_JS: &str = include_str!("../../assets/redoc/redoc.standalone.js");
 const REDOC_PAGE: &str = r#"<!DOCTYPE html>
@@ -141,10 +141,11 @@ fn add_common_errors(api: &mut OpenApi) {
                     .entry(status.into())
                     .or_insert_with(|| Ref::from_response_name(shared).into());
             }
-            if let Some(rule) = rules.for_route(&method, path) {
+            let route_rules: Vec<&Rule> = rules.for_route(&method, path).collect();
+            if !route_rules.is_empty() {
                 responses
                     .entry("429".into())
-                    .or_insert_with(|| rate_limited(rule).into());
+                    .or_insert_with(|| rate_limited(&route_rules).into());
             }
         }
     }
@@ -223,7 +224,7 @@ fn add_shared_responses(components: &mut Components) {
 }
 
 /// The 429 of a rate-limited route, with its rule's name and default limit.
-fn rate_limited(rule: &Rule) -> Response {
+fn rate_limited(rules: &[&Rule]) -> Response {
     let seconds = |description: &str| {
         let schema = ObjectBuilder::new()
             .schema_type(Type::Integer)
@@ -235,11 +236,22 @@ fn rate_limited(rule: &Rule) -> Response {
     };
     ResponseBuilder::new()
         .description(format!(
-            "Rate limit `{}` used up ({} per {} s by default; `rate_limited`). Every response \
-             of this route carries the `RateLimit-*` headers while limits are on.",
-            rule.name,
-            rule.limit,
-            rule.window.as_secs()
+            "Rate limit {} used up (`rate_limited`). Every response of this route carries the \
+             `RateLimit-*` headers while limits are on.",
+            rules
+                .iter()
+                .map(|rule| format!(
+                    "`{}` ({} {}per {} s by default)",
+                    rule.name,
+                    rule.limit,
+                    match rule.counts {
+                        Counts::Every => "",
+                        Counts::Failures => "failed logins ",
+                    },
+                    rule.window.as_secs()
+                ))
+                .collect::<Vec<_>>()
+                .join(" or ")
         ))
         .content(
             "application/json",

@@ -6,14 +6,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::client_ip::client_ip;
 use crate::auth::bearer_token;
 use crate::error::ApiError;
-use crate::limits::{Decision, KeyBy, Rule};
+use crate::limits::{Counts, Decision, KeyBy, Rule};
 use crate::state::AppState;
 
 const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -21,30 +21,57 @@ const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let rule = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|path| {
-            state
-                .config()
-                .rate_limits
-                .for_route(request.method(), path.as_str())
-        })
-        .copied();
-    let Some(rule) = rule else {
+    let Some(route) = request.extensions().get::<MatchedPath>() else {
         return next.run(request).await;
     };
-    let key = limit_key(&state, &rule, &mut request);
-    let decision = state.limiter().check(&rule, &key).await;
-    let mut response = if decision.allowed {
-        next.run(request).await
-    } else {
-        refusal(&rule, &decision).into_response()
-    };
+    let rules = &state.config().rate_limits;
+    let mut every = None;
+    let mut failures = None;
+    for rule in rules.for_route(request.method(), route.as_str()) {
+        match rule.counts {
+            Counts::Every => every = Some(*rule),
+            Counts::Failures => failures = Some(*rule),
+        }
+    }
+    if every.is_none() && failures.is_none() {
+        return next.run(request).await;
+    }
+    // Failed logins are looked at first and counted only once the answer is known.
+    let mut shown = None;
+    if let Some(rule) = failures {
+        let key = limit_key(&state, &rule, &mut request);
+        let standing = state.limiter().peek(&rule, &key).await;
+        if !standing.allowed {
+            return with_headers(refusal(&rule, &standing).into_response(), &standing);
+        }
+        shown = Some((rule, key, standing));
+    }
+    let mut decision = shown.as_ref().map(|(_, _, standing)| *standing);
+    if let Some(rule) = every {
+        let key = limit_key(&state, &rule, &mut request);
+        let counted = state.limiter().check(&rule, &key).await;
+        if !counted.allowed {
+            return with_headers(refusal(&rule, &counted).into_response(), &counted);
+        }
+        decision = Some(counted);
+    }
+    let response = next.run(request).await;
+    if let Some((rule, key, _)) = shown
+        && response.status() == StatusCode::UNAUTHORIZED
+    {
+        state.limiter().check(&rule, &key).await;
+    }
+    match decision {
+        Some(decision) => with_headers(response, &decision),
+        None => response,
+    }
+}
+
+fn with_headers(mut response: Response, decision: &Decision) -> Response {
     let headers = response.headers_mut();
     headers.insert(LIMIT, HeaderValue::from(decision.limit));
     headers.insert(REMAINING, HeaderValue::from(decision.remaining));
-    headers.insert(RESET, HeaderValue::from(whole_seconds(&decision)));
+    headers.insert(RESET, HeaderValue::from(whole_seconds(decision)));
     response
 }
 
@@ -76,8 +103,8 @@ fn limit_key(state: &AppState, rule: &Rule, request: &mut Request) -> String {
 
 /// The 429. The Chat Service's routes keep their own wording.
 fn refusal(rule: &Rule, decision: &Decision) -> ApiError {
-    let detail = match rule.name {
-        "face2.login" => "Too many login attempts, try later",
+    let detail = match (rule.name, rule.counts) {
+        ("face2.login", _) | (_, Counts::Failures) => "Too many login attempts, try later",
         _ => "Rate limit exceeded",
     };
     ApiError::RateLimited {

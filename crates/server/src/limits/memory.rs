@@ -31,6 +31,10 @@ impl MemoryLimiter {
 
     /// The decision, made at `now` (separate so tests need not sleep).
     pub fn check_at(&self, rule: &Rule, key: &str, now: Instant) -> Decision {
+        self.decide_at(rule, key, now, Count::IfAllowed)
+    }
+
+    fn decide_at(&self, rule: &Rule, key: &str, now: Instant, count: Count) -> Decision {
         let log = self
             .logs
             .get_with_by_ref(&log_key(rule, key), Default::default);
@@ -44,7 +48,7 @@ impl MemoryLimiter {
             log.pop_front();
         }
         let allowed = log.len() < rule.limit as usize;
-        if allowed {
+        if allowed && count == Count::IfAllowed {
             log.push_back(now);
         }
         let reset_after = log.front().map_or(Duration::ZERO, |oldest| {
@@ -57,6 +61,13 @@ impl MemoryLimiter {
             reset_after,
         }
     }
+}
+
+/// Whether a decision counts the request it allows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Count {
+    IfAllowed,
+    Never,
 }
 
 /// The log of one rule and key. A rule's new settings take effect with a fresh log.
@@ -74,6 +85,10 @@ impl RateLimiter for MemoryLimiter {
     async fn check(&self, rule: &Rule, key: &str) -> Decision {
         self.check_at(rule, key, Instant::now())
     }
+
+    async fn peek(&self, rule: &Rule, key: &str) -> Decision {
+        self.decide_at(rule, key, Instant::now(), Count::Never)
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +100,7 @@ mod tests {
         limit: 3,
         window: Duration::from_secs(60),
         key: super::super::KeyBy::User,
+        counts: super::super::Counts::Every,
     };
 
     #[test]
@@ -101,6 +117,18 @@ mod tests {
         assert!(limiter.check_at(&RULE, "k", at(60)).allowed);
         assert!(!limiter.check_at(&RULE, "k", at(61)).allowed);
         assert!(limiter.check_at(&RULE, "k", at(70)).allowed);
+    }
+
+    #[tokio::test]
+    async fn peeking_counts_nothing() {
+        let limiter = MemoryLimiter::new(Duration::from_secs(60));
+        for _ in 0..10 {
+            assert!(limiter.peek(&RULE, "k").await.allowed);
+        }
+        for _ in 0..3 {
+            assert!(limiter.check(&RULE, "k").await.allowed);
+        }
+        assert!(!limiter.peek(&RULE, "k").await.allowed);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 
 pub use self::redis::RedisLimiter;
 pub use memory::MemoryLimiter;
-pub use rules::{KeyBy, Rule, Rules};
+pub use rules::{Counts, KeyBy, Rule, Rules};
 
 /// What a limiter says about one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one request against `rule` for `key` if it is allowed. Never fails: a limiter
     /// that cannot reach its backend falls back rather than refusing or erroring.
     async fn check(&self, rule: &Rule, key: &str) -> Decision;
+
+    /// What `check` would decide now, without counting anything.
+    async fn peek(&self, rule: &Rule, key: &str) -> Decision;
 
     /// For `/readyz`. May check the backend, so that an outage and its end are noticed even
     /// while no limited request arrives.

@@ -34,7 +34,8 @@ use super::{Decision, LimiterHealth, MemoryLimiter, RateLimiter, Rule};
 use crate::redis_conn::{Breaker, Redis, Unreachable, within_budget};
 
 /// KEYS[1]: the log, a sorted set of request times in microseconds (Redis's clock).
-/// ARGV: the limit, the window in microseconds, a random id for this request.
+/// ARGV: the limit, the window in microseconds, a random id for this request, and `1` to count
+/// the request if it is allowed (`0` only looks).
 /// Returns {1 if allowed else 0, requests now counted, microseconds until the oldest leaves}.
 const SLIDING_LOG: &str = r"
 local limit = tonumber(ARGV[1])
@@ -46,6 +47,8 @@ local counted = redis.call('ZCARD', KEYS[1])
 local allowed = 0
 if counted < limit then
   allowed = 1
+end
+if allowed == 1 and ARGV[4] == '1' then
   counted = counted + 1
   redis.call('ZADD', KEYS[1], now, time[1] .. '.' .. time[2] .. ':' .. ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
@@ -78,7 +81,12 @@ impl RedisLimiter {
         }
     }
 
-    async fn shared_check(&self, rule: &Rule, key: &str) -> Result<Decision, Unreachable> {
+    async fn shared_check(
+        &self,
+        rule: &Rule,
+        key: &str,
+        count: bool,
+    ) -> Result<Decision, Unreachable> {
         let log = self.redis.key(format_args!("limit:{}", log_key(rule, key)));
         let window_micros = u64::try_from(rule.window.as_micros()).unwrap_or(u64::MAX);
         let mut invocation = self.script.prepare_invoke();
@@ -86,7 +94,8 @@ impl RedisLimiter {
             .key(log)
             .arg(rule.limit)
             .arg(window_micros)
-            .arg(rand::random::<u64>());
+            .arg(rand::random::<u64>())
+            .arg(if count { "1" } else { "0" });
         let mut connection = self.redis.connection.clone();
         let reply = invocation.invoke_async::<(i64, i64, i64)>(&mut connection);
         let (allowed, counted, reset_micros) = within_budget(reply).await?;
@@ -100,6 +109,23 @@ impl RedisLimiter {
             reset_after: Duration::from_micros(u64::try_from(reset_micros).unwrap_or(0))
                 .min(rule.window),
         })
+    }
+
+    /// The shared decision, or `None` while Redis is down (the caller falls back).
+    async fn try_shared(&self, rule: &Rule, key: &str, count: bool) -> Option<Decision> {
+        if !self.breaker.may_try() {
+            return None;
+        }
+        match self.shared_check(rule, key, count).await {
+            Ok(decision) => {
+                self.succeeded();
+                Some(decision)
+            }
+            Err(err) => {
+                self.failed(&err);
+                None
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), Unreachable> {
@@ -126,20 +152,19 @@ impl RedisLimiter {
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, rule: &Rule, key: &str) -> Decision {
-        if self.breaker.may_try() {
-            match self.shared_check(rule, key).await {
-                Ok(decision) => {
-                    self.succeeded();
-                    return decision;
-                }
-                Err(err) => self.failed(&err),
-            }
+        match self.try_shared(rule, key, true).await {
+            Some(decision) => decision,
+            None => self.fallback.check(rule, key).await,
         }
-        self.fallback.check(rule, key).await
     }
 
-    /// Pings Redis (unless it failed less than a pause ago), so readiness checks notice an
-    /// outage, and its end, even on an instance that serves no limited route meanwhile.
+    async fn peek(&self, rule: &Rule, key: &str) -> Decision {
+        match self.try_shared(rule, key, false).await {
+            Some(decision) => decision,
+            None => self.fallback.peek(rule, key).await,
+        }
+    }
+
     async fn health(&self) -> LimiterHealth {
         if self.breaker.may_try() {
             match self.ping().await {

@@ -12,6 +12,18 @@ pub struct Rule {
     pub limit: u32,
     pub window: Duration,
     pub key: KeyBy,
+    pub counts: Counts,
+}
+
+/// Which requests a rule counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counts {
+    /// Every request the rule lets through.
+    Every,
+    /// Only requests answered 401: failed logins. Once the limit is reached, every attempt is
+    /// refused (even one with the right password) until the window frees a slot; successful
+    /// logins never use it up, so no client that logs in correctly ever meets it.
+    Failures,
 }
 
 /// Whom a rule counts.
@@ -39,6 +51,11 @@ const ROUTES: &[(Rule, Initially, Method, &str)] = &[
         "/auth/register",
     ),
     (per_ip("face1.login", 10), Off, Method::POST, "/auth/login"),
+    // Tokens work on every face, so password guessing is throttled on all three login routes
+    // alike, counting failures only: a seed's client that logs in correctly never sees it.
+    (FAILED_LOGINS, On, Method::POST, "/auth/login"),
+    (FAILED_LOGINS, On, Method::POST, "/login"),
+    (FAILED_LOGINS, On, Method::POST, "/v1/auth/login"),
     (per_ip("face2.register", 5), Off, Method::POST, "/register"),
     (per_ip("face2.login", 5), On, Method::POST, "/login"),
     (
@@ -126,6 +143,7 @@ const fn per_user(name: &'static str, limit: u32) -> Rule {
         limit,
         window: MINUTE,
         key: KeyBy::User,
+        counts: Counts::Every,
     }
 }
 
@@ -136,8 +154,15 @@ const fn per_ip(name: &'static str, limit: u32) -> Rule {
         limit,
         window: MINUTE,
         key: KeyBy::Ip,
+        counts: Counts::Every,
     }
 }
+
+/// Failed logins per client IP, on every login route together.
+const FAILED_LOGINS: Rule = Rule {
+    counts: Counts::Failures,
+    ..per_ip("login.failures", 10)
+};
 
 /// The rules in force. Empty when limits are off.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,11 +195,16 @@ impl Rules {
         }
     }
 
-    /// The rule guarding a route (`path` as the router matched it), if any.
-    pub fn for_route(&self, method: &Method, path: &str) -> Option<&Rule> {
+    /// The rules guarding a route (`path` as the router matched it): at most one counting
+    /// every request, and at most one counting failures.
+    pub fn for_route<'a>(
+        &'a self,
+        method: &'a Method,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a Rule> + 'a {
         self.by_route
             .iter()
-            .find(|(m, p, _)| m == method && *p == path)
+            .filter(move |(m, p, _)| m == method && *p == path)
             .map(|(_, _, rule)| rule)
     }
 
@@ -187,9 +217,11 @@ impl Rules {
             .unwrap_or(MINUTE)
     }
 
-    /// Every rule name with its default, for error messages and documentation.
+    /// Every rule name, once each, for error messages and documentation.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        ROUTES.iter().map(|(rule, ..)| rule.name)
+        let mut names: Vec<_> = ROUTES.iter().map(|(rule, ..)| rule.name).collect();
+        names.dedup();
+        names.into_iter()
     }
 
     /// Parses `MISSIVE_RATE_LIMITS`: `off`, or `name=N/unit,...` (units `s`, `min`, `h`,
@@ -261,24 +293,31 @@ fn parse_rate(value: &str) -> Option<(u32, Duration)> {
 mod tests {
     use super::*;
 
+    /// The route's rule that counts every request.
+    fn every<'a>(rules: &'a Rules, method: &'a Method, path: &'a str) -> Option<&'a Rule> {
+        rules
+            .for_route(method, path)
+            .find(|rule| rule.counts == Counts::Every)
+    }
+
     #[test]
     fn the_seeds_limits_are_the_defaults() {
         let rules = Rules::default();
-        let face2_send = rules.for_route(&Method::POST, "/send").unwrap();
+        let face2_send = every(&rules, &Method::POST, "/send").unwrap();
         assert_eq!((face2_send.limit, face2_send.window), (30, MINUTE));
-        let face1_send = rules.for_route(&Method::POST, "/messages/").unwrap();
+        let face1_send = every(&rules, &Method::POST, "/messages/").unwrap();
         assert_eq!(face1_send.limit, 1);
-        assert!(rules.for_route(&Method::GET, "/messages").is_none());
+        assert!(every(&rules, &Method::GET, "/messages").is_none());
     }
 
     #[test]
     fn overrides_change_or_remove_named_rules_only() {
         let rules = Rules::parse("face2.send=100/min, face1.send=off,v1.login=3/s").unwrap();
-        assert_eq!(rules.for_route(&Method::POST, "/send").unwrap().limit, 100);
-        assert!(rules.for_route(&Method::POST, "/messages/").is_none());
-        let login = rules.for_route(&Method::POST, "/v1/auth/login").unwrap();
+        assert_eq!(every(&rules, &Method::POST, "/send").unwrap().limit, 100);
+        assert!(every(&rules, &Method::POST, "/messages/").is_none());
+        let login = every(&rules, &Method::POST, "/v1/auth/login").unwrap();
         assert_eq!((login.limit, login.window), (3, Duration::from_secs(1)));
-        assert_eq!(rules.for_route(&Method::POST, "/login").unwrap().limit, 5);
+        assert_eq!(every(&rules, &Method::POST, "/login").unwrap().limit, 5);
     }
 
     #[test]
@@ -286,13 +325,13 @@ mod tests {
         let rules = Rules::default();
         for (method, path) in [(Method::POST, "/login"), (Method::POST, "/v1/auth/refresh")] {
             assert_eq!(
-                rules.for_route(&method, path).unwrap().key,
+                every(&rules, &method, path).unwrap().key,
                 KeyBy::Ip,
                 "{path}"
             );
         }
         assert_eq!(
-            rules.for_route(&Method::POST, "/send").unwrap().key,
+            every(&rules, &Method::POST, "/send").unwrap().key,
             KeyBy::User
         );
     }
@@ -301,22 +340,22 @@ mod tests {
     fn rules_the_seeds_did_not_have_are_off_until_named() {
         let rules = Rules::default();
         for path in ["/register", "/auth/register", "/auth/login"] {
-            assert!(rules.for_route(&Method::POST, path).is_none(), "{path}");
+            assert!(every(&rules, &Method::POST, path).is_none(), "{path}");
         }
         let rules = Rules::parse("face2.register=on,face1.login=2/min").unwrap();
-        let register = rules.for_route(&Method::POST, "/register").unwrap();
+        let register = every(&rules, &Method::POST, "/register").unwrap();
         assert_eq!((register.limit, register.key), (5, KeyBy::Ip));
         assert_eq!(
-            rules.for_route(&Method::POST, "/auth/login").unwrap().limit,
+            every(&rules, &Method::POST, "/auth/login").unwrap().limit,
             2
         );
-        assert!(rules.for_route(&Method::POST, "/auth/register").is_none());
+        assert!(every(&rules, &Method::POST, "/auth/register").is_none());
     }
 
     #[test]
     fn an_office_behind_one_address_can_onboard_a_team_on_v1() {
         let rules = Rules::default();
-        let register = rules.for_route(&Method::POST, "/v1/auth/register").unwrap();
+        let register = every(&rules, &Method::POST, "/v1/auth/register").unwrap();
         assert!(register.limit >= 30 && register.window == MINUTE);
     }
 

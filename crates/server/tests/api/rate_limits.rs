@@ -189,3 +189,40 @@ async fn overrides_change_a_named_limit() {
     }
     assert_eq!(statuses, [200, 200, 429]);
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_on_every_face_and_correct_ones_never() {
+    let app = limited_app(Rules::default(), "").await;
+    let account = json!({"email": "erin@example.com", "password": PASSWORD});
+    let registered = app.post("/auth/register", account.clone(), None).await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+    // The Message Service has no login limit of its own: correct logins are never counted.
+    for attempt in 0..15 {
+        let reply = app.post("/auth/login", account.clone(), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "correct login {attempt}");
+    }
+    // Wrong passwords, on two faces, share one budget of ten a minute.
+    let wrong_face1 = json!({"email": "erin@example.com", "password": "not-the-password"});
+    let wrong_v1 = json!({"login": "erin@example.com", "password": "not-the-password"});
+    for attempt in 0..10 {
+        let reply = if attempt % 2 == 0 {
+            app.post("/auth/login", wrong_face1.clone(), None).await
+        } else {
+            app.post("/v1/auth/login", wrong_v1.clone(), None).await
+        };
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "wrong login {attempt}"
+        );
+    }
+    // Now every login from that address waits, even with the right password.
+    let right_v1 = json!({"login": "erin@example.com", "password": PASSWORD});
+    for (path, body) in [("/auth/login", account), ("/v1/auth/login", right_v1)] {
+        let refused = app.post(path, body, None).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert_eq!(refused.detail(), "Too many login attempts, try later");
+        let retry: u64 = header(&refused, "retry-after").parse().unwrap();
+        assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    }
+}

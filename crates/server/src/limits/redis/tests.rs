@@ -18,6 +18,7 @@ fn rule(limit: u32, window: Duration) -> Rule {
         limit,
         window,
         key: crate::limits::KeyBy::User,
+        counts: crate::limits::Counts::Every,
     }
 }
 
@@ -78,6 +79,24 @@ impl Drop for TestRedis {
             let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut connection);
         }
     }
+}
+
+#[tokio::test]
+async fn peeking_counts_nothing() {
+    let Some(redis) = TestRedis::new().await else {
+        return;
+    };
+    let limiter = redis.limiter();
+    let rule = rule(3, MINUTE);
+    for _ in 0..10 {
+        assert!(limiter.peek(&rule, "k").await.allowed);
+    }
+    for _ in 0..3 {
+        assert!(limiter.check(&rule, "k").await.allowed);
+    }
+    let full = limiter.peek(&rule, "k").await;
+    assert!(!full.allowed);
+    assert_eq!(full.remaining, 0);
 }
 
 #[tokio::test]
