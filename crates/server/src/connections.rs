@@ -25,8 +25,10 @@ use tower::ServiceExt;
 
 /// The largest request head (request line and headers) a client may send; larger ones get 431.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Descriptors kept back from the connection cap for the database, Redis, files and logs.
+/// Descriptors kept back from the connection cap for Redis, files and logs, besides those of
+/// the database pool (up to three per connection: a SQLite database, its log and its index).
 const RESERVED_DESCRIPTORS: u64 = 256;
+const DESCRIPTORS_PER_DB_CONNECTION: u64 = 3;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -40,7 +42,9 @@ pub struct ConnectionLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets the
-/// requests in flight finish (for at most `shutdown_grace`) and closes every connection.
+/// requests in flight finish and closes idle connections; connections still busy after
+/// `shutdown_grace` are dropped. (The work of a request whose connection is dropped still runs
+/// to its end on its own task: see `http::run_to_completion`.)
 /// `tasks` tracks the connections; the caller may add its own work and wait for it all.
 pub async fn serve(
     listener: TcpListener,
@@ -51,6 +55,7 @@ pub async fn serve(
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let stopping = CancellationToken::new();
+    let cut_off = CancellationToken::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.head_timeout)
@@ -80,20 +85,22 @@ pub async fn serve(
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request
                 });
+        // Upgrades are for live delivery's WebSockets: an upgraded socket leaves hyper (and
+        // this permit) and must be counted by whoever takes it.
         let connection = http
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
-        let stopping = stopping.clone();
+        let (stopping, cut_off) = (stopping.clone(), cut_off.clone());
         tasks.spawn(async move {
             tokio::pin!(connection);
             let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
+                ended = connection.as_mut() => Some(ended),
                 () = stopping.cancelled() => {
                     connection.as_mut().graceful_shutdown();
-                    connection.await
+                    cut_off.run_until_cancelled(connection).await
                 }
             };
-            if let Err(err) = ended {
+            if let Some(Err(err)) = ended {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
             drop(permit);
@@ -108,8 +115,9 @@ pub async fn serve(
     {
         tracing::warn!(
             grace = ?limits.shutdown_grace,
-            "shutdown: requests still running after the grace period were cut off"
+            "shutdown: connections still busy after the grace period are dropped"
         );
+        cut_off.cancel();
     }
 }
 
@@ -118,10 +126,11 @@ async fn accept(
     listener: &TcpListener,
     permits: &Arc<Semaphore>,
 ) -> io::Result<(TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit)> {
+    // The semaphore is never closed, so acquiring only ever waits.
     let permit = Arc::clone(permits)
         .acquire_owned()
         .await
-        .map_err(|_| io::Error::other("connection permits closed"))?;
+        .map_err(io::Error::other)?;
     let (stream, peer) = listener.accept().await?;
     Ok((stream, peer, permit))
 }
@@ -160,8 +169,9 @@ impl AcceptErrors {
 }
 
 /// The connection cap the process can really hold: the configured one, lowered to fit the
-/// descriptor limit (raised to its hard maximum first, as servers usually do) minus a reserve.
-pub fn fit_to_descriptors(configured: usize) -> usize {
+/// descriptor limit (raised to its hard maximum first, as servers usually do) minus what the
+/// database pool of `db_connections` and the rest of the process need.
+pub fn fit_to_descriptors(configured: usize, db_connections: u32) -> usize {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
         Err(err) => {
@@ -169,7 +179,8 @@ pub fn fit_to_descriptors(configured: usize) -> usize {
             return configured;
         }
     };
-    let room = usize::try_from(limit.saturating_sub(RESERVED_DESCRIPTORS)).unwrap_or(usize::MAX);
+    let reserved = RESERVED_DESCRIPTORS + DESCRIPTORS_PER_DB_CONNECTION * u64::from(db_connections);
+    let room = usize::try_from(limit.saturating_sub(reserved)).unwrap_or(usize::MAX);
     if room < configured {
         tracing::warn!(
             configured,

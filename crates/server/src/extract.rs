@@ -191,7 +191,8 @@ fn classify(message: &str) -> Problem {
     let Some(rest) = rest.or_else(|| message.strip_prefix("invalid value: ")) else {
         return Problem::WrongType(message.to_owned());
     };
-    let (unexpected, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+    // The last separator: the value quoted before it is the client's and may contain one.
+    let (unexpected, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
     let fractional = unexpected.starts_with("floating point") && !unexpected.ends_with(".0`");
     match expected {
         "a string" => Problem::NotString,

@@ -182,7 +182,10 @@ impl App {
     ) -> std::io::Result<()> {
         let config = self.state.config();
         let limits = connections::ConnectionLimits {
-            max_connections: connections::fit_to_descriptors(config.max_connections),
+            max_connections: connections::fit_to_descriptors(
+                config.max_connections,
+                config.db_max_connections,
+            ),
             head_timeout: config.header_timeout,
             shutdown_grace: config.request_timeout,
         };
@@ -208,7 +211,14 @@ impl App {
         stop_background.cancel();
         background.close();
         background.wait().await;
-        self.pool.close().await;
+        // Closing waits for connections still checked out; a stuck query must not hold the
+        // process up for ever.
+        if tokio::time::timeout(POOL_CLOSE_GRACE, self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: database connections still busy were abandoned");
+        }
         Ok(())
     }
 }
@@ -223,6 +233,9 @@ fn build_limiter(config: &Config, redis: Option<redis_conn::Redis>) -> Arc<dyn R
         None => Arc::new(MemoryLimiter::new(longest_window)),
     }
 }
+
+/// How long shutdown waits for the database pool's connections to come back.
+const POOL_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often SQLite's write-ahead log is checkpointed: it grows by at most what this much
 /// traffic writes, and is truncated to at most 64 MiB after each checkpoint.

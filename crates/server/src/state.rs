@@ -20,7 +20,8 @@ struct Inner {
     tokens: Tokens,
     passwords: Passwords,
     limiter: Arc<dyn RateLimiter>,
-    /// Every connection, request and piece of background work, so shutdown can wait for them.
+    /// Every connection, every request's work and the session-use updates, so that shutdown
+    /// can wait for them. (Background upkeep is tracked apart, in `App::serve`.)
     tasks: TaskTracker,
 }
 

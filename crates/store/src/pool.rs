@@ -189,7 +189,9 @@ async fn checkpoint_every(pool: &SqlitePool, interval: Duration) {
 }
 
 /// One `TRUNCATE` checkpoint. It holds the write lock while it waits for readers, so it waits
-/// only briefly (writers queue behind it) and leaves the rest to the next try.
+/// only briefly (writers queue behind it) and leaves the rest to the next try. (Opening a
+/// connection of its own each time would be cleaner, but under load it waits behind the
+/// readers and writers, so a pooled one is borrowed and its usual timeout put back.)
 async fn checkpoint_once(pool: &SqlitePool) -> Result<(i64, i64, i64), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     sqlx::query("PRAGMA busy_timeout = 100")
@@ -198,12 +200,14 @@ async fn checkpoint_once(pool: &SqlitePool) -> Result<(i64, i64, i64), sqlx::Err
     let checkpoint = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(&mut *conn)
         .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "PRAGMA busy_timeout = {}",
-        BUSY_TIMEOUT.as_millis()
-    )))
-    .execute(&mut *conn)
-    .await?;
+    let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+    let restored = sqlx::query(sqlx::AssertSqlSafe(restore))
+        .execute(&mut *conn)
+        .await;
+    if restored.is_err() {
+        // Never hand a connection with the short timeout to a writer.
+        conn.close_on_drop();
+    }
     checkpoint
 }
 

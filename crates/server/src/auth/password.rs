@@ -4,9 +4,10 @@
 //! many threads kept such a block in its allocator arena, and a burst of logins left the
 //! process at a gigabyte. Here each hashing thread allocates its block once and reuses it for
 //! every hash, so memory is bounded by design: threads × one block, whatever the load. Work
-//! waits in a bounded queue; a request that cannot be queued, or waits longer than
-//! [`MAX_WAIT`], gets 503 rather than piling up.
+//! waits in a bounded queue; a request that finds it full gets 503 at once, and one that has
+//! waited [`MAX_WAIT`] without starting gets 503 then, rather than piling up.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -108,12 +109,35 @@ impl Passwords {
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                tracing::warn!("password hashing queue is full; answering 503");
+                if QUEUE_FULL_WARNING.due() {
+                    tracing::warn!("password hashing queue is full; answering 503");
+                }
                 return Err(ApiError::Unavailable);
             }
             Err(TrySendError::Disconnected(_)) => return Err(ApiError::Internal),
         }
         answer.await.map_err(|_| ApiError::Internal)?
+    }
+}
+
+/// A warning said at most once every ten seconds, so that a flood of logins does not flood
+/// the log as well.
+struct Throttled(AtomicU64);
+
+static QUEUE_FULL_WARNING: Throttled = Throttled(AtomicU64::new(0));
+static LATE_WARNING: Throttled = Throttled(AtomicU64::new(0));
+
+impl Throttled {
+    fn due(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.0.load(Ordering::Relaxed);
+        now >= last + 10
+            && self
+                .0
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }
 
@@ -124,22 +148,32 @@ fn hashing_thread(queue: &Mutex<Receiver<Job>>) {
         // The lock is held only while waiting for the next job, never while hashing.
         let job = match queue.lock() {
             Ok(queue) => queue.recv(),
-            Err(_) => return,
+            Err(_) => {
+                tracing::error!("a password-hashing thread stopped: its queue lock is poisoned");
+                return;
+            }
         };
-        let Ok(job) = job else { return };
+        let Ok(job) = job else { return }; // every `Passwords` handle is gone
         if job.reply.is_closed() {
-            continue; // the request is gone (client hung up, or timed out)
+            continue; // nobody waits for the answer any more (the request task was dropped)
         }
         let done = if job.queued_at.elapsed() > MAX_WAIT {
-            tracing::warn!("a password check waited too long for a hashing thread; answering 503");
+            if LATE_WARNING.due() {
+                tracing::warn!("password checks wait too long for a hashing thread; answering 503");
+            }
             Err(ApiError::Unavailable)
         } else {
-            match job.work {
+            // A panic in one hash must not take the thread (and its share of capacity) away.
+            let work = std::panic::AssertUnwindSafe(|| match job.work {
                 Work::Hash => hash(&job.password, &mut memory).map(Done::Hashed),
                 Work::Verify(stored) => {
                     Ok(Done::Verified(verify(&job.password, &stored, &mut memory)))
                 }
-            }
+            });
+            std::panic::catch_unwind(work).unwrap_or_else(|_| {
+                tracing::error!("password hashing panicked");
+                Err(ApiError::Internal)
+            })
         };
         let _ = job.reply.send(done);
     }

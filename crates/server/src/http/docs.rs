@@ -121,7 +121,11 @@ fn add_common_errors(api: &mut OpenApi) {
                 common.push(("400", "BadRequest"));
             }
             if reads_body {
-                common.extend([("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]);
+                common.push(("413", "PayloadTooLarge"));
+                // The faces read a body of any declared type as JSON, as FastAPI does.
+                if !compat {
+                    common.push(("415", "UnsupportedMediaType"));
+                }
             }
             if authenticated {
                 common.push(("401", "Unauthorized"));
@@ -173,8 +177,9 @@ fn add_shared_responses(components: &mut Components) {
     let shared = [
         (
             "BadRequest",
-            "The body is not valid JSON (`malformed_json`) or could not be read, or a path \
-             segment is not UTF-8 (`bad_request`)",
+            "The body could not be read (`unreadable_body`), is not valid JSON \
+             (`malformed_json`, `/v1` only: the faces answer 422), or a path segment is not \
+             UTF-8 (`bad_request`)",
             error_body(),
         ),
         (
