@@ -50,6 +50,11 @@ for _ in $(seq 1 50); do
     curl -sf "$BASE/readyz" >/dev/null && break
     sleep 0.2
 done
+if ! curl -sf "$BASE/readyz" >/dev/null; then
+    echo "fuzz: missive did not come up; its log:" >&2
+    cat "$WORK/server.log" >&2
+    exit 1
+fi
 
 # A token whose session outlives the run: the operations that end sessions get their own
 # token, in a second, short run after the first.
