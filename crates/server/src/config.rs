@@ -13,8 +13,9 @@ use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use missive_store::{Backend, SqliteSync};
 
-use crate::http::ForwardedHeader;
+pub use crate::client_ip::ForwardedHeader;
 use crate::limits::Rules;
+pub use crate::secret::Secret;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://missive.db";
 const MIN_SECRET_BYTES: usize = 32;
@@ -237,32 +238,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
 /// Where CORS lets browsers call from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CorsOrigins {
@@ -377,7 +352,7 @@ impl Settings {
                     .map_err(|problem| ConfigError::new("MISSIVE_RATE_LIMITS", problem))?,
                 None => Rules::default(),
             },
-            trusted_proxies: crate::http::parse_trusted(&self.trusted_proxies)
+            trusted_proxies: crate::client_ip::parse_trusted(&self.trusted_proxies)
                 .map_err(|problem| ConfigError::new("MISSIVE_TRUSTED_PROXIES", problem))?,
             forwarded_header: self.forwarded_header,
             redis_url: match &self.redis_url {

@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Reads the key at `path`, or creates the file with a new key from `generate` (mode 0600).
 /// Returns the key and whether it was created now. Two processes starting at once agree on one

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod cache;
+mod client_ip;
 pub mod config;
 pub mod connections;
 pub mod domain;
@@ -15,6 +16,7 @@ pub mod http;
 mod keyfile;
 pub mod limits;
 pub mod redis_conn;
+pub mod secret;
 pub mod sessions;
 pub mod state;
 pub mod telemetry;

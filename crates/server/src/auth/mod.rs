@@ -1,10 +1,8 @@
-//! Authentication: password hashing, access tokens, and the `AuthUser` extractor that every
-//! protected route takes.
+//! Authentication: password hashing and access tokens. (The `AuthUser` extractor that every
+//! protected route takes is HTTP's: `http::AuthUser`.)
 
-mod extractor;
 mod password;
 mod token;
 
-pub use extractor::{AuthUser, bearer_token};
 pub use password::Passwords;
 pub use token::{IssuedToken, TokenError, TokenSubject, Tokens};

@@ -23,8 +23,8 @@ use missive_store::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::Cache;
 use super::ENTRY_TTL;
-use super::store::CachedStore;
 
 pub const EPOCH: &str = "epoch";
 
@@ -46,70 +46,68 @@ pub fn history_versions(a: i64, b: i64) -> Vec<String> {
     versions
 }
 
-impl CachedStore {
-    /// Serves `key` if it was stored under the versions current now; otherwise loads it and
-    /// stores it under the versions read before loading (see the module docs of `cache` for
-    /// why that cannot serve an older state than a finished write). `fits` rejects an entry
-    /// that does not answer this question (stored for the same key by another question).
-    pub(super) async fn read_through<D, Load>(
-        &self,
-        key: String,
-        versions: Vec<String>,
-        fits: impl Fn(&D) -> bool + Send,
-        load: impl FnOnce() -> Load + Send,
-    ) -> Result<Option<D>, StoreError>
-    where
-        D: Serialize + DeserializeOwned + Send,
-        Load: Future<Output = Result<Option<D>, StoreError>> + Send,
+/// Serves `key` if it was stored under the versions current now; otherwise loads it and
+/// stores it under the versions read before loading (see the module docs of `cache` for
+/// why that cannot serve an older state than a finished write). `fits` rejects an entry
+/// that does not answer this question (stored for the same key by another question).
+pub(super) async fn read_through<D, Load>(
+    cache: &dyn Cache,
+    key: String,
+    versions: Vec<String>,
+    fits: impl Fn(&D) -> bool + Send,
+    load: impl FnOnce() -> Load + Send,
+) -> Result<Option<D>, StoreError>
+where
+    D: Serialize + DeserializeOwned + Send,
+    Load: Future<Output = Result<Option<D>, StoreError>> + Send,
+{
+    let mut keys = versions;
+    keys.push(key);
+    let mut found = cache.get(&keys).await;
+    let entry = found.pop().flatten();
+    let key = keys.pop().unwrap_or_default();
+    let Some(stamp) = stamp(&found) else {
+        // A version is missing: nothing stored can be trusted, and nothing loaded now could
+        // be stored under a version. Create the missing ones for the next reader.
+        let missing: Vec<String> = keys
+            .into_iter()
+            .zip(&found)
+            .filter(|(_, value)| value.is_none())
+            .map(|(key, _)| key)
+            .collect();
+        let loaded = load().await;
+        cache.init(&missing).await;
+        return loaded;
+    };
+    if let Some(hit) = entry.and_then(|bytes| decode::<D>(&bytes, &stamp))
+        && fits(&hit)
     {
-        let mut keys = versions;
-        keys.push(key);
-        let mut found = self.cache.get(&keys).await;
-        let entry = found.pop().flatten();
-        let key = keys.pop().unwrap_or_default();
-        let Some(stamp) = stamp(&found) else {
-            // A version is missing: nothing stored can be trusted, and nothing loaded now could
-            // be stored under a version. Create the missing ones for the next reader.
-            let missing: Vec<String> = keys
-                .into_iter()
-                .zip(&found)
-                .filter(|(_, value)| value.is_none())
-                .map(|(key, _)| key)
-                .collect();
-            let loaded = load().await;
-            self.cache.init(&missing).await;
-            return loaded;
-        };
-        if let Some(hit) = entry.and_then(|bytes| decode::<D>(&bytes, &stamp))
-            && fits(&hit)
-        {
-            return Ok(Some(hit));
-        }
-        let loaded = load().await?;
-        if let Some(bytes) = loaded.as_ref().and_then(|value| encode(&stamp, value)) {
-            self.cache.put(&key, bytes, ENTRY_TTL).await;
-        }
-        Ok(loaded)
+        return Ok(Some(hit));
     }
+    let loaded = load().await?;
+    if let Some(bytes) = loaded.as_ref().and_then(|value| encode(&stamp, value)) {
+        cache.put(&key, bytes, ENTRY_TTL).await;
+    }
+    Ok(loaded)
+}
 
-    /// After a write (and only after it committed): changes the versions `changed` names for
-    /// what it returned. When it failed in a way that may still have committed (the database
-    /// went away mid-way), everything is invalidated, since what changed cannot be known.
-    pub(super) async fn after_write<T>(
-        &self,
-        result: Result<T, StoreError>,
-        changed: impl FnOnce(&T) -> Vec<String>,
-    ) -> Result<T, StoreError> {
-        let versions = match &result {
-            Ok(value) => changed(value),
-            Err(StoreError::NotFound | StoreError::Conflict(_)) => Vec::new(),
-            Err(StoreError::Unavailable(_) | StoreError::Other(_)) => vec![EPOCH.to_owned()],
-        };
-        if !versions.is_empty() {
-            self.cache.bump(&versions).await;
-        }
-        result
+/// After a write (and only after it committed): changes the versions `changed` names for
+/// what it returned. When it failed in a way that may still have committed (the database
+/// went away mid-way), everything is invalidated, since what changed cannot be known.
+pub(super) async fn after_write<T>(
+    cache: &dyn Cache,
+    result: Result<T, StoreError>,
+    changed: impl FnOnce(&T) -> Vec<String>,
+) -> Result<T, StoreError> {
+    let versions = match &result {
+        Ok(value) => changed(value),
+        Err(StoreError::NotFound | StoreError::Conflict(_)) => Vec::new(),
+        Err(StoreError::Unavailable(_) | StoreError::Other(_)) => vec![EPOCH.to_owned()],
+    };
+    if !versions.is_empty() {
+        cache.bump(&versions).await;
     }
+    result
 }
 
 /// The stamp of a set of version values, or `None` if any is missing.

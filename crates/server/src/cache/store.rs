@@ -13,7 +13,7 @@ use missive_store::{
 
 use super::Cache;
 use super::dto::{PageDto, SessionUserDto, UserDto};
-use super::entries::{EPOCH, history_versions, pair_version, user_gen};
+use super::entries::{EPOCH, after_write, history_versions, pair_version, read_through, user_gen};
 
 pub struct CachedStore {
     pub(super) inner: Arc<dyn Store>,
@@ -49,14 +49,14 @@ impl Store for CachedStore {
         self.inner.create_user(user).await
     }
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let found = self
-            .read_through(
-                format!("user:{id}"),
-                vec![EPOCH.to_owned(), user_gen(id)],
-                |user: &UserDto| user.id() == id,
-                || async { Ok(self.inner.user_by_id(id).await?.map(UserDto::from)) },
-            )
-            .await?;
+        let found = read_through(
+            self.cache.as_ref(),
+            format!("user:{id}"),
+            vec![EPOCH.to_owned(), user_gen(id)],
+            |user: &UserDto| user.id() == id,
+            || async { Ok(self.inner.user_by_id(id).await?.map(UserDto::from)) },
+        )
+        .await?;
         Ok(found.map(User::from))
     }
     // Not cached: logins and password checks read users by name, and need the password hash
@@ -69,15 +69,15 @@ impl Store for CachedStore {
     }
     async fn touch_user(&self, id: i64) -> Result<Timestamp, StoreError> {
         let result = self.inner.touch_user(id).await;
-        self.after_write(result, |_| vec![user_gen(id)]).await
+        after_write(self.cache.as_ref(), result, |_| vec![user_gen(id)]).await
     }
     async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
         let result = self.inner.delete_user(id).await;
-        self.after_write(result, |()| vec![user_gen(id)]).await
+        after_write(self.cache.as_ref(), result, |()| vec![user_gen(id)]).await
     }
     async fn update_account(&self, id: i64, changes: AccountChanges) -> Result<User, StoreError> {
         let result = self.inner.update_account(id, changes).await;
-        self.after_write(result, |_| vec![user_gen(id)]).await
+        after_write(self.cache.as_ref(), result, |_| vec![user_gen(id)]).await
     }
     async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError> {
         self.inner.search_users(prefix, limit).await
@@ -105,17 +105,17 @@ impl Store for CachedStore {
         session_id: i64,
         user_id: i64,
     ) -> Result<Option<SessionUser>, StoreError> {
-        let found = self
-            .read_through(
-                session_key(session_id),
-                vec![EPOCH.to_owned(), user_gen(user_id)],
-                |found: &SessionUserDto| found.user.id() == user_id,
-                || async {
-                    let found = self.inner.session_user(session_id, user_id).await?;
-                    Ok(found.map(SessionUserDto::from))
-                },
-            )
-            .await?;
+        let found = read_through(
+            self.cache.as_ref(),
+            session_key(session_id),
+            vec![EPOCH.to_owned(), user_gen(user_id)],
+            |found: &SessionUserDto| found.user.id() == user_id,
+            || async {
+                let found = self.inner.session_user(session_id, user_id).await?;
+                Ok(found.map(SessionUserDto::from))
+            },
+        )
+        .await?;
         Ok(found.map(SessionUser::from))
     }
     async fn touch_session(&self, session_id: i64) -> Result<(), StoreError> {
@@ -137,7 +137,7 @@ impl Store for CachedStore {
             .rotate_refresh_token(presented_hash, new_hash, expires_at)
             .await;
         // `Reused` ended a session without saying whose: retire every cached token check.
-        self.after_write(result, |outcome| match outcome {
+        after_write(self.cache.as_ref(), result, |outcome| match outcome {
             RefreshOutcome::Reused => vec![EPOCH.to_owned()],
             RefreshOutcome::Rotated(_) | RefreshOutcome::Unknown => Vec::new(),
         })
@@ -148,11 +148,11 @@ impl Store for CachedStore {
     /// after the delete.
     async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError> {
         let result = self.inner.end_session(user_id, session_id).await;
-        self.after_write(result, |()| vec![user_gen(user_id)]).await
+        after_write(self.cache.as_ref(), result, |()| vec![user_gen(user_id)]).await
     }
     async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
         let result = self.inner.end_other_sessions(user_id, keep).await;
-        self.after_write(result, |_| vec![user_gen(user_id)]).await
+        after_write(self.cache.as_ref(), result, |_| vec![user_gen(user_id)]).await
     }
     async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
         self.inner.list_sessions(user_id).await
@@ -210,7 +210,7 @@ impl Store for CachedStore {
             .inner
             .send_direct_message(sender, recipient, content)
             .await;
-        self.after_write(result, pair_of).await
+        after_write(self.cache.as_ref(), result, pair_of).await
     }
     async fn send_message(
         &self,
@@ -223,7 +223,7 @@ impl Store for CachedStore {
             .inner
             .send_message(conversation_id, sender, content, idempotency)
             .await;
-        self.after_write(result, |outcome| match outcome {
+        after_write(self.cache.as_ref(), result, |outcome| match outcome {
             SendOutcome::Created(message) => pair_of(message),
             // A replay stored nothing new.
             SendOutcome::Replayed(_) | SendOutcome::KeyReused => Vec::new(),
@@ -243,21 +243,23 @@ impl Store for CachedStore {
         content: &str,
     ) -> Result<Message, StoreError> {
         let result = self.inner.edit_message(id, editor, content).await;
-        self.after_write(result, pair_of).await
+        after_write(self.cache.as_ref(), result, pair_of).await
     }
     async fn message_versions(&self, id: i64) -> Result<Vec<(String, Timestamp)>, StoreError> {
         self.inner.message_versions(id).await
     }
     async fn delete_message(&self, id: i64, sender: i64) -> Result<Message, StoreError> {
         let result = self.inner.delete_message(id, sender).await;
-        self.after_write(result, pair_of).await
+        after_write(self.cache.as_ref(), result, pair_of).await
     }
     /// Hiding returns nothing, so the message's pair is looked up first (it never changes).
     async fn hide_message(&self, id: i64, user: i64) -> Result<(), StoreError> {
         let message = self.inner.message_by_id(id).await?;
         let result = self.inner.hide_message(id, user).await;
-        self.after_write(result, |()| message.iter().flat_map(pair_of).collect())
-            .await
+        after_write(self.cache.as_ref(), result, |()| {
+            message.iter().flat_map(pair_of).collect()
+        })
+        .await
     }
     async fn conversation_messages(
         &self,
@@ -300,17 +302,17 @@ impl Store for CachedStore {
         offset: i64,
     ) -> Result<Page<Message>, StoreError> {
         let (lo, hi) = (user.min(peer), user.max(peer));
-        let page = self
-            .read_through(
-                format!("history:{lo}:{hi}:{user}:{limit}:{offset}"),
-                history_versions(user, peer),
-                |_: &PageDto| true,
-                || async {
-                    let page = self.inner.direct_history(user, peer, limit, offset).await?;
-                    Ok(Some(PageDto::from(page)))
-                },
-            )
-            .await?;
+        let page = read_through(
+            self.cache.as_ref(),
+            format!("history:{lo}:{hi}:{user}:{limit}:{offset}"),
+            history_versions(user, peer),
+            |_: &PageDto| true,
+            || async {
+                let page = self.inner.direct_history(user, peer, limit, offset).await?;
+                Ok(Some(PageDto::from(page)))
+            },
+        )
+        .await?;
         Ok(page.map(Page::from).unwrap_or(Page {
             items: Vec::new(),
             total: 0,

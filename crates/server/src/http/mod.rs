@@ -1,7 +1,7 @@
 //! The HTTP surface: every face's routes, the docs, and the middleware every request passes
 //! through (request ids, logging, CORS, body limit, timeout, panic guard, JSON errors).
 
-mod client_ip;
+mod auth_user;
 mod compat;
 mod docs;
 mod health;
@@ -48,7 +48,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(v1::routes())
 }
 
-pub use client_ip::{ForwardedHeader, parse_trusted};
+pub use crate::client_ip::{ForwardedHeader, parse_trusted};
+pub use auth_user::{AuthUser, bearer_token};
 
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();

@@ -10,8 +10,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::client_ip::client_ip;
-use crate::auth::bearer_token;
+use super::bearer_token;
+use crate::client_ip::client_ip;
 use crate::error::ApiError;
 use crate::limits::{Counts, Decision, KeyBy, Rule};
 use crate::state::AppState;

@@ -10,10 +10,10 @@ use utoipa_axum::routes;
 
 use super::StrId;
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
-use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, Query, UserAgent};
+use crate::http::AuthUser;
 use crate::http::paging::offset_page;
 use crate::sessions::{self, Refresh};
 use crate::state::AppState;

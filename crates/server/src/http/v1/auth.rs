@@ -11,10 +11,10 @@ use utoipa_axum::routes;
 use super::dto::{SessionOut, SessionTokens};
 use super::{TAG_AUTH, path_id};
 use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
-use crate::auth::AuthUser;
 use crate::domain::{AllValid, Email, Password, Username, parse_full_name};
 use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, UserAgent};
+use crate::http::AuthUser;
 use crate::sessions::{self, Opened, Refresh, RefreshRefused};
 use crate::state::AppState;
 

@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 
 use super::dto::{ConversationOut, ConversationPage, ReadOut};
 use super::{TAG_CONVERSATIONS, path_id};
-use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
+use crate::http::AuthUser;
 use crate::http::paging::page_limit;
 use crate::state::AppState;
 

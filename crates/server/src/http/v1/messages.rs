@@ -15,10 +15,10 @@ use utoipa_axum::routes;
 use super::conversations::CONVERSATION_NOT_FOUND;
 use super::dto::{MessageHistory, MessageOut, MessagePage};
 use super::{TAG_MESSAGES, path_id};
-use crate::auth::AuthUser;
 use crate::domain::{AllValid, MessageContent};
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
+use crate::http::AuthUser;
 use crate::http::paging::page_limit;
 use crate::state::AppState;
 

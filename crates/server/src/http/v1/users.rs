@@ -10,10 +10,10 @@ use utoipa_axum::routes;
 use super::dto::{Me, PublicUser};
 use super::{TAG_USERS, path_id};
 use crate::accounts;
-use crate::auth::AuthUser;
 use crate::domain::{AllValid, Password, parse_full_name};
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError};
 use crate::extract::{Json, Query};
+use crate::http::AuthUser;
 use crate::http::paging::page_limit;
 use crate::state::AppState;
 
