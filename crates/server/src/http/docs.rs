@@ -16,7 +16,7 @@ use utoipa::{PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ErrorBody;
-use crate::limits::{Counts, Rule, Rules};
+use crate::limits::{Counts, Rule};
 
 const REDOC_JS: &str = include_str!("../../assets/redoc/redoc.standalone.js");
 const REDOC_PAGE: &str = r#"<!DOCTYPE html>
@@ -102,10 +102,9 @@ fn compat_validation_schema() -> RefOr<Schema> {
 /// being a request at all (503: the database is unreachable, or the request timed out). A
 /// status the handler documents itself is left as it is.
 fn add_common_errors(api: &mut OpenApi) {
-    let rules = Rules::default();
     for (path, item) in &mut api.paths.paths {
         let compat = !path.starts_with("/v1/");
-        for (method, operation) in operations(item) {
+        for (_, operation) in operations(item) {
             let reads_body = operation.request_body.is_some();
             let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
             let parameters_in = |place: ParameterIn| {
@@ -145,17 +144,11 @@ fn add_common_errors(api: &mut OpenApi) {
                     .entry(status.into())
                     .or_insert_with(|| Ref::from_response_name(shared).into());
             }
-            let route_rules: Vec<&Rule> = rules.for_route(&method, path).collect();
-            if !route_rules.is_empty() {
-                responses
-                    .entry("429".into())
-                    .or_insert_with(|| rate_limited(&route_rules).into());
-            }
         }
     }
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
+pub(super) fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
     [
         (Method::GET, &mut item.get),
         (Method::POST, &mut item.post),
@@ -229,7 +222,7 @@ fn add_shared_responses(components: &mut Components) {
 }
 
 /// The 429 of a rate-limited route, with its rule's name and default limit.
-fn rate_limited(rules: &[&Rule]) -> Response {
+pub(super) fn rate_limited(rules: &[&Rule]) -> Response {
     let seconds = |description: &str| {
         let schema = ObjectBuilder::new()
             .schema_type(Type::Integer)

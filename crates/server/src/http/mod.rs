@@ -6,7 +6,7 @@ mod compat;
 mod docs;
 mod health;
 mod paging;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod v1;
 
 use std::sync::Arc;
@@ -53,7 +53,6 @@ pub use auth_user::{AuthUser, bearer_token};
 
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
-    let limits = axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce);
     let completion = Completion {
         tasks: state.tasks().clone(),
         in_flight: Arc::new(Semaphore::new(config.max_connections)),
@@ -66,8 +65,10 @@ pub fn router(state: AppState) -> Router {
     routes
         .merge(docs::routes(docs::finish(api)))
         .fallback(compat::fastapi::fallback)
-        .with_state(state)
-        .layer(limits)
+        .with_state(state.clone())
+        // For the rate-limit middleware each limited route carries (route layers cannot be
+        // given the state when the routes are declared, before it exists).
+        .layer(axum::Extension(state))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(
             completion,

@@ -1,11 +1,12 @@
-//! The middleware that applies [`Rules`](crate::limits::Rules): each limited route counts
+//! Rate limits on routes: [`limited`] puts named rules on a route, whose middleware counts
 //! requests per user (or client IP, without a valid token). A refused request gets 429 and
 //! never reaches its handler, so it changes nothing. Limited routes carry `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset` on every response.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::Extension;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use super::bearer_token;
 use crate::client_ip::client_ip;
 use crate::error::ApiError;
+use utoipa_axum::router::UtoipaMethodRouter;
+
 use crate::limits::{Counts, Decision, KeyBy, Rule};
 use crate::state::AppState;
 
@@ -20,23 +23,51 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(route) = request.extensions().get::<MatchedPath>() else {
-        return next.run(request).await;
-    };
-    let rules = &state.config().rate_limits;
+/// Puts `rules` on a route: enforced on each request, and its 429 documented on each of the
+/// route's operations (for the rules in force by default). Which rules a route has is said
+/// here, beside the route; their limits come from the configuration.
+pub fn limited(
+    route: UtoipaMethodRouter<AppState>,
+    rules: &'static [Rule],
+) -> UtoipaMethodRouter<AppState> {
+    let (schemas, mut paths, method_router) = route;
+    let documented: Vec<&Rule> = rules.iter().filter(|rule| rule.on_by_default).collect();
+    if !documented.is_empty() {
+        for item in paths.paths.values_mut() {
+            for operation in super::docs::operations(item).map(|(_, op)| op) {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".into())
+                    .or_insert_with(|| super::docs::rate_limited(&documented).into());
+            }
+        }
+    }
+    let enforce = axum::middleware::from_fn_with_state(RouteRules(rules), enforce);
+    (schemas, paths, method_router.route_layer(enforce))
+}
+
+/// The rules a route carries (as declared; the configured versions are looked up per request).
+#[derive(Clone, Copy)]
+struct RouteRules(&'static [Rule]);
+
+async fn enforce(
+    State(RouteRules(declared)): State<RouteRules>,
+    Extension(state): Extension<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let configured = &state.config().rate_limits;
     let mut every = None;
     let mut failures = None;
-    for rule in rules.for_route(request.method(), route.as_str()) {
+    for rule in declared.iter().filter_map(|rule| configured.get(rule)) {
         match rule.counts {
             Counts::Every => every = Some(*rule),
             Counts::Failures => failures = Some(*rule),
         }
     }
-    if every.is_none() && failures.is_none() {
-        return next.run(request).await;
-    }
     // Failed logins are looked at first and counted only once the answer is known.
+    let mut watched = None;
     let mut shown = None;
     if let Some(rule) = failures {
         let key = limit_key(&state, &rule, &mut request);
@@ -44,24 +75,24 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
         if !standing.allowed {
             return with_headers(refusal(&rule, &standing).into_response(), &standing);
         }
-        shown = Some((rule, key, standing));
+        watched = Some((rule, key));
+        shown = Some(standing);
     }
-    let mut decision = shown.as_ref().map(|(_, _, standing)| *standing);
     if let Some(rule) = every {
         let key = limit_key(&state, &rule, &mut request);
         let counted = state.limiter().check(&rule, &key).await;
         if !counted.allowed {
             return with_headers(refusal(&rule, &counted).into_response(), &counted);
         }
-        decision = Some(counted);
+        shown = Some(counted);
     }
     let response = next.run(request).await;
-    if let Some((rule, key, _)) = shown
+    if let Some((rule, key)) = watched
         && response.status() == StatusCode::UNAUTHORIZED
     {
         state.limiter().check(&rule, &key).await;
     }
-    match decision {
+    match shown {
         Some(decision) => with_headers(response, &decision),
         None => response,
     }
@@ -101,14 +132,10 @@ fn limit_key(state: &AppState, rule: &Rule, request: &mut Request) -> String {
     format!("ip:{ip}")
 }
 
-/// The 429. The Chat Service's routes keep their own wording.
+/// The 429, in the rule's own words.
 fn refusal(rule: &Rule, decision: &Decision) -> ApiError {
-    let detail = match (rule.name, rule.counts) {
-        ("face2.login", _) | (_, Counts::Failures) => "Too many login attempts, try later",
-        _ => "Rate limit exceeded",
-    };
     ApiError::RateLimited {
-        detail,
+        detail: rule.refusal,
         retry_after_secs: whole_seconds(decision).max(1),
     }
 }

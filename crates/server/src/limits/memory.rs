@@ -101,6 +101,8 @@ mod tests {
         window: Duration::from_secs(60),
         key: super::super::KeyBy::User,
         counts: super::super::Counts::Every,
+        refusal: "Rate limit exceeded",
+        on_by_default: true,
     };
 
     #[test]

@@ -10,7 +10,7 @@
 
 mod memory;
 mod redis;
-mod rules;
+pub mod rules;
 
 use std::time::Duration;
 

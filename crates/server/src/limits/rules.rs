@@ -1,9 +1,8 @@
-//! Which routes are limited, how much, and how `MISSIVE_RATE_LIMITS` changes that.
+//! The named rate-limit rules, their defaults, and how `MISSIVE_RATE_LIMITS` changes them.
+//! Which route a rule guards is said beside the route (`http::rate_limit::limited`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-use axum::http::Method;
 
 /// One named limit: at most `limit` requests per `window` for each counted party.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +12,21 @@ pub struct Rule {
     pub window: Duration,
     pub key: KeyBy,
     pub counts: Counts,
+    /// The 429's `detail` (a seed's own wording where it had one).
+    pub refusal: &'static str,
+    /// In force unless `MISSIVE_RATE_LIMITS` says otherwise; a rule that is not can be
+    /// turned on by name (`name=on`) with its limit.
+    pub on_by_default: bool,
+}
+
+/// Whom a rule counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyBy {
+    /// The token's user; the client IP when the request has no valid token.
+    User,
+    /// Always the client IP: for the routes that hand out tokens (registering, logging in,
+    /// refreshing), where a token in the request must not buy a fresh budget.
+    Ip,
 }
 
 /// Which requests a rule counts.
@@ -26,115 +40,61 @@ pub enum Counts {
     Failures,
 }
 
-/// Whom a rule counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyBy {
-    /// The token's user; the client IP when the request has no valid token.
-    User,
-    /// Always the client IP: for the routes that hand out tokens (registering, logging in,
-    /// refreshing), where a token in the request must not buy a fresh budget.
-    Ip,
-}
-
 const MINUTE: Duration = Duration::from_secs(60);
+const EXCEEDED: &str = "Rate limit exceeded";
+const TOO_MANY_LOGINS: &str = "Too many login attempts, try later";
 
-/// Every rule, its default, and the route it guards. The compatibility faces have exactly
-/// their seeds' documented limits by default: the other rules on their routes are off until
-/// named in `MISSIVE_RATE_LIMITS` (a client the seeds served must not meet a 429 they never
-/// gave). `/v1`'s rules guard routes that write or cost a password hash, sized so that an
-/// office behind one address can still onboard a team.
-const ROUTES: &[(Rule, Initially, Method, &str)] = &[
-    (
-        per_ip("face1.register", 5),
-        Off,
-        Method::POST,
-        "/auth/register",
-    ),
-    (per_ip("face1.login", 10), Off, Method::POST, "/auth/login"),
-    // Tokens work on every face, so password guessing is throttled on all three login routes
-    // alike, counting failures only: a seed's client that logs in correctly never sees it.
-    (FAILED_LOGINS, On, Method::POST, "/auth/login"),
-    (FAILED_LOGINS, On, Method::POST, "/login"),
-    (FAILED_LOGINS, On, Method::POST, "/v1/auth/login"),
-    (per_ip("face2.register", 5), Off, Method::POST, "/register"),
-    (per_ip("face2.login", 5), On, Method::POST, "/login"),
-    (
-        per_ip("v1.register", 30),
-        On,
-        Method::POST,
-        "/v1/auth/register",
-    ),
-    (per_ip("v1.login", 30), On, Method::POST, "/v1/auth/login"),
-    (
-        per_ip("v1.refresh", 120),
-        On,
-        Method::POST,
-        "/v1/auth/refresh",
-    ),
-    (per_user("face1.send", 1), On, Method::POST, "/messages/"),
-    (per_user("face1.list", 10), On, Method::GET, "/messages/"),
-    (
-        per_user("face1.edit", 3),
-        On,
-        Method::PUT,
-        "/messages/{message_id}",
-    ),
-    (per_user("face2.send", 30), On, Method::POST, "/send"),
-    (
-        per_user("v1.account", 10),
-        On,
-        Method::PATCH,
-        "/v1/users/me",
-    ),
-    (per_user("v1.search", 60), On, Method::GET, "/v1/users"),
-    (
-        per_user("v1.open", 30),
-        On,
-        Method::POST,
-        "/v1/conversations",
-    ),
-    (
-        per_user("v1.send", 60),
-        On,
-        Method::POST,
-        "/v1/conversations/{id}/messages",
-    ),
-    (
-        per_user("v1.edit", 30),
-        On,
-        Method::PATCH,
-        "/v1/messages/{id}",
-    ),
-    (
-        per_user("v1.delete", 30),
-        On,
-        Method::DELETE,
-        "/v1/messages/{id}",
-    ),
-    (
-        per_user("v1.read", 120),
-        On,
-        Method::POST,
-        "/v1/conversations/{id}/read",
-    ),
+// The compatibility faces have exactly their seeds' documented limits by default: the other
+// rules on their routes are off until named in `MISSIVE_RATE_LIMITS` (a client the seeds
+// served must not meet a 429 they never gave). `/v1`'s rules guard routes that write or cost
+// a password hash, sized so that an office behind one address can still onboard a team.
+pub const FACE1_REGISTER: Rule = per_ip("face1.register", 5).off_by_default();
+pub const FACE1_LOGIN: Rule = per_ip("face1.login", 10).off_by_default();
+pub const FACE1_SEND: Rule = per_user("face1.send", 1);
+pub const FACE1_LIST: Rule = per_user("face1.list", 10);
+pub const FACE1_EDIT: Rule = per_user("face1.edit", 3);
+pub const FACE2_REGISTER: Rule = per_ip("face2.register", 5).off_by_default();
+pub const FACE2_LOGIN: Rule = per_ip("face2.login", 5).refusing(TOO_MANY_LOGINS);
+pub const FACE2_SEND: Rule = per_user("face2.send", 30);
+pub const V1_REGISTER: Rule = per_ip("v1.register", 30);
+pub const V1_LOGIN: Rule = per_ip("v1.login", 30);
+pub const V1_REFRESH: Rule = per_ip("v1.refresh", 120);
+pub const V1_ACCOUNT: Rule = per_user("v1.account", 10);
+pub const V1_SEARCH: Rule = per_user("v1.search", 60);
+pub const V1_OPEN: Rule = per_user("v1.open", 30);
+pub const V1_SEND: Rule = per_user("v1.send", 60);
+pub const V1_EDIT: Rule = per_user("v1.edit", 30);
+pub const V1_DELETE: Rule = per_user("v1.delete", 30);
+pub const V1_READ: Rule = per_user("v1.read", 120);
+/// Failed logins per client IP, on every login route together: tokens work on every face, so
+/// one unguarded login route would undo the others.
+pub const FAILED_LOGINS: Rule = Rule {
+    counts: Counts::Failures,
+    ..per_ip("login.failures", 10).refusing(TOO_MANY_LOGINS)
+};
+
+/// Every rule, for `MISSIVE_RATE_LIMITS` to name.
+const CATALOGUE: &[Rule] = &[
+    FACE1_REGISTER,
+    FACE1_LOGIN,
+    FACE1_SEND,
+    FACE1_LIST,
+    FACE1_EDIT,
+    FACE2_REGISTER,
+    FACE2_LOGIN,
+    FACE2_SEND,
+    FAILED_LOGINS,
+    V1_REGISTER,
+    V1_LOGIN,
+    V1_REFRESH,
+    V1_ACCOUNT,
+    V1_SEARCH,
+    V1_OPEN,
+    V1_SEND,
+    V1_EDIT,
+    V1_DELETE,
+    V1_READ,
 ];
-
-/// Whether a rule is in force when `MISSIVE_RATE_LIMITS` does not name it. An `Off` rule's
-/// limit is what `name=on` turns on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Initially {
-    On,
-    Off,
-}
-use Initially::{Off, On};
-
-/// What `MISSIVE_RATE_LIMITS` says of one rule.
-#[derive(Clone, Copy, Debug)]
-enum Setting {
-    Off,
-    On,
-    Rate(u32, Duration),
-}
 
 /// A per-minute rule counted by user: the routes a signed-in user calls.
 const fn per_user(name: &'static str, limit: u32) -> Rule {
@@ -144,84 +104,86 @@ const fn per_user(name: &'static str, limit: u32) -> Rule {
         window: MINUTE,
         key: KeyBy::User,
         counts: Counts::Every,
+        refusal: EXCEEDED,
+        on_by_default: true,
     }
 }
 
 /// A per-minute rule counted by client IP: the routes that hand out tokens.
 const fn per_ip(name: &'static str, limit: u32) -> Rule {
     Rule {
-        name,
-        limit,
-        window: MINUTE,
         key: KeyBy::Ip,
-        counts: Counts::Every,
+        ..per_user(name, limit)
     }
 }
 
-/// Failed logins per client IP, on every login route together.
-const FAILED_LOGINS: Rule = Rule {
-    counts: Counts::Failures,
-    ..per_ip("login.failures", 10)
-};
+impl Rule {
+    const fn off_by_default(self) -> Self {
+        Self {
+            on_by_default: false,
+            ..self
+        }
+    }
 
-/// The rules in force. Empty when limits are off.
+    const fn refusing(self, refusal: &'static str) -> Self {
+        Self { refusal, ..self }
+    }
+}
+
+/// What `MISSIVE_RATE_LIMITS` says of one rule.
+#[derive(Clone, Copy, Debug)]
+enum Setting {
+    Off,
+    On,
+    Rate(u32, Duration),
+}
+
+/// The rules in force, by name, as configured. Empty when limits are off.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
-    by_route: Vec<(Method, &'static str, Rule)>,
+    in_force: BTreeMap<&'static str, Rule>,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Self::with(|rule, initially| (initially == On).then_some(*rule))
+        Self::with(|rule| rule.on_by_default.then_some(*rule))
     }
 }
 
 impl Rules {
-    /// The rules `choose` keeps (and how), from every rule and whether it is on by default.
-    fn with(choose: impl Fn(&Rule, Initially) -> Option<Rule>) -> Self {
-        let by_route = ROUTES
+    /// The rules `choose` keeps (and how).
+    fn with(choose: impl Fn(&Rule) -> Option<Rule>) -> Self {
+        let in_force = CATALOGUE
             .iter()
-            .filter_map(|(rule, initially, method, path)| {
-                choose(rule, *initially).map(|rule| (method.clone(), *path, rule))
-            })
+            .filter_map(|rule| choose(rule).map(|rule| (rule.name, rule)))
             .collect();
-        Self { by_route }
+        Self { in_force }
     }
 
     /// No limits at all (`MISSIVE_RATE_LIMITS=off`, for benchmarks).
     pub fn off() -> Self {
         Self {
-            by_route: Vec::new(),
+            in_force: BTreeMap::new(),
         }
     }
 
-    /// The rules guarding a route (`path` as the router matched it): at most one counting
-    /// every request, and at most one counting failures.
-    pub fn for_route<'a>(
-        &'a self,
-        method: &'a Method,
-        path: &'a str,
-    ) -> impl Iterator<Item = &'a Rule> + 'a {
-        self.by_route
-            .iter()
-            .filter(move |(m, p, _)| m == method && *p == path)
-            .map(|(_, _, rule)| rule)
+    /// The configured form of `rule`, or `None` when it is not in force.
+    pub fn get(&self, rule: &Rule) -> Option<&Rule> {
+        self.in_force.get(rule.name)
     }
 
     /// The longest window of any rule in force (how long a limiter must remember a key).
     pub fn longest_window(&self) -> Duration {
-        self.by_route
-            .iter()
-            .map(|(_, _, rule)| rule.window)
+        self.in_force
+            .values()
+            .map(|rule| rule.window)
             .max()
             .unwrap_or(MINUTE)
     }
 
-    /// Every rule name, once each, for error messages and documentation.
+    /// Every rule name, for error messages and documentation.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        let mut names: Vec<_> = ROUTES.iter().map(|(rule, ..)| rule.name).collect();
-        names.dedup();
-        names.into_iter()
+        CATALOGUE.iter().map(|rule| rule.name)
     }
 
     /// Parses `MISSIVE_RATE_LIMITS`: `off`, or `name=N/unit,...` (units `s`, `min`, `h`,
@@ -260,17 +222,15 @@ impl Rules {
             };
             overrides.insert(name, setting);
         }
-        Ok(Self::with(|rule, initially| {
-            match overrides.get(rule.name) {
-                None if initially == Off => None,
-                None | Some(Setting::On) => Some(*rule),
-                Some(Setting::Off) => None,
-                Some(Setting::Rate(limit, window)) => Some(Rule {
-                    limit: *limit,
-                    window: *window,
-                    ..*rule
-                }),
-            }
+        Ok(Self::with(|rule| match overrides.get(rule.name) {
+            None if !rule.on_by_default => None,
+            None | Some(Setting::On) => Some(*rule),
+            Some(Setting::Off) => None,
+            Some(Setting::Rate(limit, window)) => Some(Rule {
+                limit: *limit,
+                window: *window,
+                ..*rule
+            }),
         }))
     }
 }
@@ -293,69 +253,49 @@ fn parse_rate(value: &str) -> Option<(u32, Duration)> {
 mod tests {
     use super::*;
 
-    /// The route's rule that counts every request.
-    fn every<'a>(rules: &'a Rules, method: &'a Method, path: &'a str) -> Option<&'a Rule> {
-        rules
-            .for_route(method, path)
-            .find(|rule| rule.counts == Counts::Every)
-    }
-
     #[test]
     fn the_seeds_limits_are_the_defaults() {
         let rules = Rules::default();
-        let face2_send = every(&rules, &Method::POST, "/send").unwrap();
+        let face2_send = rules.get(&FACE2_SEND).unwrap();
         assert_eq!((face2_send.limit, face2_send.window), (30, MINUTE));
-        let face1_send = every(&rules, &Method::POST, "/messages/").unwrap();
-        assert_eq!(face1_send.limit, 1);
-        assert!(every(&rules, &Method::GET, "/messages").is_none());
+        assert_eq!(rules.get(&FACE1_SEND).unwrap().limit, 1);
+        assert_eq!(rules.get(&FACE2_LOGIN).unwrap().refusal, TOO_MANY_LOGINS);
     }
 
     #[test]
     fn overrides_change_or_remove_named_rules_only() {
         let rules = Rules::parse("face2.send=100/min, face1.send=off,v1.login=3/s").unwrap();
-        assert_eq!(every(&rules, &Method::POST, "/send").unwrap().limit, 100);
-        assert!(every(&rules, &Method::POST, "/messages/").is_none());
-        let login = every(&rules, &Method::POST, "/v1/auth/login").unwrap();
+        assert_eq!(rules.get(&FACE2_SEND).unwrap().limit, 100);
+        assert!(rules.get(&FACE1_SEND).is_none());
+        let login = rules.get(&V1_LOGIN).unwrap();
         assert_eq!((login.limit, login.window), (3, Duration::from_secs(1)));
-        assert_eq!(every(&rules, &Method::POST, "/login").unwrap().limit, 5);
+        assert_eq!(rules.get(&FACE2_LOGIN).unwrap().limit, 5);
     }
 
     #[test]
     fn routes_that_hand_out_tokens_count_by_ip() {
-        let rules = Rules::default();
-        for (method, path) in [(Method::POST, "/login"), (Method::POST, "/v1/auth/refresh")] {
-            assert_eq!(
-                every(&rules, &method, path).unwrap().key,
-                KeyBy::Ip,
-                "{path}"
-            );
+        for rule in [FACE2_LOGIN, V1_REFRESH, V1_REGISTER, FAILED_LOGINS] {
+            assert_eq!(rule.key, KeyBy::Ip, "{}", rule.name);
         }
-        assert_eq!(
-            every(&rules, &Method::POST, "/send").unwrap().key,
-            KeyBy::User
-        );
+        assert_eq!(FACE2_SEND.key, KeyBy::User);
     }
 
     #[test]
     fn rules_the_seeds_did_not_have_are_off_until_named() {
         let rules = Rules::default();
-        for path in ["/register", "/auth/register", "/auth/login"] {
-            assert!(every(&rules, &Method::POST, path).is_none(), "{path}");
+        for rule in [FACE2_REGISTER, FACE1_REGISTER, FACE1_LOGIN] {
+            assert!(rules.get(&rule).is_none(), "{}", rule.name);
         }
         let rules = Rules::parse("face2.register=on,face1.login=2/min").unwrap();
-        let register = every(&rules, &Method::POST, "/register").unwrap();
+        let register = rules.get(&FACE2_REGISTER).unwrap();
         assert_eq!((register.limit, register.key), (5, KeyBy::Ip));
-        assert_eq!(
-            every(&rules, &Method::POST, "/auth/login").unwrap().limit,
-            2
-        );
-        assert!(every(&rules, &Method::POST, "/auth/register").is_none());
+        assert_eq!(rules.get(&FACE1_LOGIN).unwrap().limit, 2);
+        assert!(rules.get(&FACE1_REGISTER).is_none());
     }
 
     #[test]
     fn an_office_behind_one_address_can_onboard_a_team_on_v1() {
-        let rules = Rules::default();
-        let register = every(&rules, &Method::POST, "/v1/auth/register").unwrap();
+        let register = Rules::default().get(&V1_REGISTER).copied().unwrap();
         assert!(register.limit >= 30 && register.window == MINUTE);
     }
 

@@ -17,6 +17,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs, Probl
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::AuthUser;
 use crate::http::paging::offset_page;
+use crate::http::rate_limit::limited;
+use crate::limits::rules;
 use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 
@@ -26,9 +28,12 @@ const MAX_PAGE: i64 = 100;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(send))
+        .routes(limited(routes!(register), &[rules::FACE2_REGISTER]))
+        .routes(limited(
+            routes!(login),
+            &[rules::FACE2_LOGIN, rules::FAILED_LOGINS],
+        ))
+        .routes(limited(routes!(send), &[rules::FACE2_SEND]))
         .routes(routes!(history))
 }
 

@@ -15,6 +15,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::AuthUser;
 use crate::http::paging::offset_page;
+use crate::http::rate_limit::limited;
+use crate::limits::rules;
 use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 
@@ -24,10 +26,14 @@ const MAX_LIST_LIMIT: i64 = 1000;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(send_message, list_messages))
-        .routes(routes!(update_message))
+        .routes(limited(routes!(register), &[rules::FACE1_REGISTER]))
+        .routes(limited(
+            routes!(login),
+            &[rules::FACE1_LOGIN, rules::FAILED_LOGINS],
+        ))
+        .routes(limited(routes!(send_message), &[rules::FACE1_SEND]))
+        .routes(limited(routes!(list_messages), &[rules::FACE1_LIST]))
+        .routes(limited(routes!(update_message), &[rules::FACE1_EDIT]))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -15,14 +15,19 @@ use crate::domain::{AllValid, Email, Password, Username, parse_full_name};
 use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, UserAgent};
 use crate::http::AuthUser;
+use crate::http::rate_limit::limited;
+use crate::limits::rules;
 use crate::sessions::{self, Opened, Refresh, RefreshRefused};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
+        .routes(limited(routes!(register), &[rules::V1_REGISTER]))
+        .routes(limited(
+            routes!(login),
+            &[rules::V1_LOGIN, rules::FAILED_LOGINS],
+        ))
+        .routes(limited(routes!(refresh), &[rules::V1_REFRESH]))
         .routes(routes!(logout))
         .routes(routes!(logout_all))
         .routes(routes!(list_sessions))

@@ -17,6 +17,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
 use crate::http::paging::page_limit;
+use crate::http::rate_limit::limited;
+use crate::limits::rules;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: i64 = 20;
@@ -28,9 +30,10 @@ const USER_NOT_FOUND: ApiError = ApiError::not_found(ErrorCode::UserNotFound, "U
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(open, list))
+        .routes(limited(routes!(open), &[rules::V1_OPEN]))
+        .routes(routes!(list))
         .routes(routes!(by_id))
-        .routes(routes!(mark_read))
+        .routes(limited(routes!(mark_read), &[rules::V1_READ]))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -20,6 +20,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
 use crate::http::paging::page_limit;
+use crate::http::rate_limit::limited;
+use crate::limits::rules;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: i64 = 50;
@@ -45,8 +47,10 @@ const KEY_REUSED: ApiError = ApiError::Unprocessable {
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(history, send))
-        .routes(routes!(edit, delete))
+        .routes(routes!(history))
+        .routes(limited(routes!(send), &[rules::V1_SEND]))
+        .routes(limited(routes!(edit), &[rules::V1_EDIT]))
+        .routes(limited(routes!(delete), &[rules::V1_DELETE]))
         .routes(routes!(versions))
 }
 

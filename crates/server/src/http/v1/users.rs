@@ -15,6 +15,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
 use crate::http::paging::page_limit;
+use crate::http::rate_limit::limited;
+use crate::limits::rules;
 use crate::state::AppState;
 
 const MAX_SEARCH: i64 = 50;
@@ -22,8 +24,9 @@ const USER_NOT_FOUND: ApiError = ApiError::not_found(ErrorCode::UserNotFound, "U
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(me, update_me))
-        .routes(routes!(search))
+        .routes(routes!(me))
+        .routes(limited(routes!(update_me), &[rules::V1_ACCOUNT]))
+        .routes(limited(routes!(search), &[rules::V1_SEARCH]))
         .routes(routes!(by_id))
 }
 

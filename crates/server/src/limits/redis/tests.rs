@@ -19,6 +19,8 @@ fn rule(limit: u32, window: Duration) -> Rule {
         window,
         key: crate::limits::KeyBy::User,
         counts: crate::limits::Counts::Every,
+        refusal: "Rate limit exceeded",
+        on_by_default: true,
     }
 }
 
