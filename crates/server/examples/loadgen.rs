@@ -1,6 +1,6 @@
-//! A small closed-loop load generator for benchmarks (see `bench/history.sh`): `concurrency`
-//! workers each send one `GET url` with a bearer token, wait for the answer, and repeat, for
-//! `duration` seconds. Prints requests per second and latency percentiles.
+//! A small closed-loop load generator for benchmarks (see `bench/`): `concurrency` workers
+//! each send one `GET url` (or, with `--body`, a `POST` of that JSON) with a bearer token,
+//! wait for the answer, and repeat, for `duration` seconds. Prints requests per second and latency percentiles.
 //!
 //! Bounded on purpose: it talks only to 127.0.0.1 / localhost, runs at most 120 s with at
 //! most 256 workers, and stops after 10 million requests.
@@ -34,6 +34,9 @@ struct Args {
     /// Seconds to run.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=120))]
     duration: u64,
+    /// A JSON body: when given, each request is a POST of it instead of a GET.
+    #[arg(long)]
+    body: Option<String>,
     /// A label for the result line.
     #[arg(long, default_value = "run")]
     label: String,
@@ -66,13 +69,13 @@ async fn main() {
     let sent = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (client, url, token, sent) = (
-                client.clone(),
-                url.clone(),
-                args.token.clone(),
-                sent.clone(),
-            );
-            tokio::spawn(worker(client, url, token, deadline, sent))
+            let request = Request {
+                client: client.clone(),
+                url: url.clone(),
+                token: args.token.clone(),
+                body: args.body.clone(),
+            };
+            tokio::spawn(worker(request, deadline, sent.clone()))
         })
         .collect();
     let mut total = Tally::default();
@@ -84,17 +87,33 @@ async fn main() {
     report(&args, started.elapsed(), total);
 }
 
-async fn worker(
+/// The one request every worker repeats.
+struct Request {
     client: reqwest::Client,
     url: reqwest::Url,
     token: String,
-    deadline: Instant,
-    sent: Arc<AtomicU64>,
-) -> Tally {
+    body: Option<String>,
+}
+
+impl Request {
+    fn build(&self) -> reqwest::RequestBuilder {
+        let request = match &self.body {
+            Some(body) => self
+                .client
+                .post(self.url.clone())
+                .header("content-type", "application/json")
+                .body(body.clone()),
+            None => self.client.get(self.url.clone()),
+        };
+        request.bearer_auth(&self.token)
+    }
+}
+
+async fn worker(request: Request, deadline: Instant, sent: Arc<AtomicU64>) -> Tally {
     let mut tally = Tally::default();
     while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS {
         let began = Instant::now();
-        let response = client.get(url.clone()).bearer_auth(&token).send().await;
+        let response = request.build().send().await;
         let ok = match response {
             Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
             Err(_) => false,
