@@ -45,14 +45,13 @@ pub struct ConnectionLimits {
 /// requests in flight finish and closes idle connections; connections still busy after
 /// `shutdown_grace` are dropped. (The work of a request whose connection is dropped still runs
 /// to its end on its own task: see `http::run_to_completion`.)
-/// `tasks` tracks the connections; the caller may add its own work and wait for it all.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
-    tasks: TaskTracker,
     shutdown: impl Future<Output = ()>,
 ) {
+    let tasks = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let stopping = CancellationToken::new();
     let cut_off = CancellationToken::new();

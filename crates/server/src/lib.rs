@@ -200,16 +200,24 @@ impl App {
                 .clone()
                 .run_until_cancelled_owned(housekeeping(self.state.clone())),
         );
-        let pool = self.pool.clone();
-        background.spawn(
-            stop_background
-                .clone()
-                .run_until_cancelled_owned(async move {
-                    pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL).await;
-                }),
-        );
+        let (pool, stop) = (self.pool.clone(), stop_background.clone());
+        background.spawn(async move {
+            pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL, stop.cancelled_owned())
+                .await;
+        });
         let router = http::router(self.state.clone());
-        connections::serve(listener, router, limits, tasks, shutdown).await;
+        connections::serve(listener, router, limits, shutdown).await;
+        // Requests whose connections were closed or dropped may still be finishing their work.
+        tasks.close();
+        if tokio::time::timeout(WORK_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace = ?WORK_GRACE,
+                "shutdown: request work still running after the grace period is abandoned"
+            );
+        }
         stop_background.cancel();
         background.close();
         background.wait().await;
@@ -235,6 +243,9 @@ fn build_limiter(config: &Config, redis: Option<redis_conn::Redis>) -> Arc<dyn R
         None => Arc::new(MemoryLimiter::new(longest_window)),
     }
 }
+
+/// How long shutdown waits, once connections are closed, for the work of requests to finish.
+const WORK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long shutdown waits for the database pool's connections to come back.
 const POOL_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

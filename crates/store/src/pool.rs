@@ -150,12 +150,13 @@ impl DbPool {
         })
     }
 
-    /// Runs until the pool closes (or the caller stops polling it): on SQLite, checkpoints the
+    /// Runs until the pool closes: on SQLite, checkpoints the
     /// write-ahead log every `interval` so that it stays bounded under steady traffic; on
     /// PostgreSQL, which manages its own log, returns at once.
-    pub async fn keep_wal_bounded(&self, interval: Duration) {
+    /// Stops when `stop` completes, never in the middle of a checkpoint.
+    pub async fn keep_wal_bounded(&self, interval: Duration, stop: impl Future<Output = ()>) {
         if let Self::Sqlite(pool) = self {
-            checkpoint_every(pool, interval).await;
+            checkpoint_every(pool, interval, stop).await;
         }
     }
 
@@ -170,12 +171,16 @@ impl DbPool {
 /// log then grows without bound (hundreds of megabytes a minute). A `TRUNCATE` checkpoint
 /// waits (up to the busy timeout) for the readers of older snapshots to finish, then starts
 /// the log afresh; readers that begin meanwhile read the database file and do not hold it up.
-async fn checkpoint_every(pool: &SqlitePool, interval: Duration) {
+async fn checkpoint_every(pool: &SqlitePool, interval: Duration, stop: impl Future<Output = ()>) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    tokio::pin!(stop);
     while !pool.is_closed() {
-        ticks.tick().await;
+        tokio::select! {
+            () = &mut stop => return,
+            _ = ticks.tick() => {}
+        }
         let checkpoint = checkpoint_once(pool).await;
         match checkpoint {
             // The first column is 1 when readers or writers kept it from completing; the

@@ -66,31 +66,36 @@ async fn enforce(
             Counts::Failures => failures = Some(*rule),
         }
     }
-    // Failed logins are looked at first and counted only once the answer is known.
-    let mut watched = None;
+    // A login counts against the failures budget before it runs (so that a burst of attempts
+    // cannot all slip in before the first failure is recorded), and gets its slot back unless
+    // it was refused as a failed login.
+    let mut reserved = None;
     let mut shown = None;
     if let Some(rule) = failures {
         let key = limit_key(&state, &rule, &mut request);
-        let standing = state.limiter().peek(&rule, &key).await;
-        if !standing.allowed {
-            return with_headers(refusal(&rule, &standing).into_response(), &standing);
+        let (decision, ticket) = state.limiter().reserve(&rule, &key).await;
+        if !decision.allowed {
+            return with_headers(refusal(&rule, &decision).into_response(), &decision);
         }
-        watched = Some((rule, key));
-        shown = Some(standing);
+        reserved = ticket.map(|ticket| (rule, key, ticket));
+        shown = Some(decision);
     }
     if let Some(rule) = every {
         let key = limit_key(&state, &rule, &mut request);
         let counted = state.limiter().check(&rule, &key).await;
         if !counted.allowed {
+            if let Some((rule, key, ticket)) = reserved {
+                state.limiter().refund(&rule, &key, ticket).await;
+            }
             return with_headers(refusal(&rule, &counted).into_response(), &counted);
         }
         shown = Some(counted);
     }
     let response = next.run(request).await;
-    if let Some((rule, key)) = watched
-        && response.status() == StatusCode::UNAUTHORIZED
+    if let Some((rule, key, ticket)) = reserved
+        && response.status() != StatusCode::UNAUTHORIZED
     {
-        state.limiter().check(&rule, &key).await;
+        state.limiter().refund(&rule, &key, ticket).await;
     }
     match shown {
         Some(decision) => with_headers(response, &decision),
@@ -129,7 +134,20 @@ fn limit_key(state: &AppState, rule: &Rule, request: &mut Request) -> String {
         &config.trusted_proxies,
         config.forwarded_header,
     );
-    format!("ip:{ip}")
+    format!("ip:{}", network_of(ip))
+}
+
+/// What an IP-keyed rule counts: the address itself for IPv4, its /64 network for IPv6, since
+/// one IPv6 host is usually given a whole /64 and could otherwise use a fresh address for every
+/// request.
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 /// The 429, in the rule's own words.
@@ -143,4 +161,20 @@ fn refusal(rule: &Rule, decision: &Decision) -> ApiError {
 /// Seconds, rounded up: a client that waits this long will find a free slot.
 fn whole_seconds(decision: &Decision) -> u64 {
     decision.reset_after.as_millis().div_ceil(1000) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_bit_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(network_of(v4), v4);
+    }
 }

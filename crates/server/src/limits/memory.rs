@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::sync::Cache;
 
-use super::{Decision, RateLimiter, Rule};
+use super::{Decision, RateLimiter, Rule, Ticket};
 
 /// Keys remembered at once; beyond this the least recently used are dropped (which can only
 /// make a limit more lenient for a client idle long enough to be evicted).
@@ -31,10 +31,6 @@ impl MemoryLimiter {
 
     /// The decision, made at `now` (separate so tests need not sleep).
     pub fn check_at(&self, rule: &Rule, key: &str, now: Instant) -> Decision {
-        self.decide_at(rule, key, now, Count::IfAllowed)
-    }
-
-    fn decide_at(&self, rule: &Rule, key: &str, now: Instant, count: Count) -> Decision {
         let log = self
             .logs
             .get_with_by_ref(&log_key(rule, key), Default::default);
@@ -48,7 +44,7 @@ impl MemoryLimiter {
             log.pop_front();
         }
         let allowed = log.len() < rule.limit as usize;
-        if allowed && count == Count::IfAllowed {
+        if allowed {
             log.push_back(now);
         }
         let reset_after = log.front().map_or(Duration::ZERO, |oldest| {
@@ -61,13 +57,6 @@ impl MemoryLimiter {
             reset_after,
         }
     }
-}
-
-/// Whether a decision counts the request it allows.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Count {
-    IfAllowed,
-    Never,
 }
 
 /// The log of one rule and key. A rule's new settings take effect with a fresh log.
@@ -86,8 +75,24 @@ impl RateLimiter for MemoryLimiter {
         self.check_at(rule, key, Instant::now())
     }
 
-    async fn peek(&self, rule: &Rule, key: &str) -> Decision {
-        self.decide_at(rule, key, Instant::now(), Count::Never)
+    async fn reserve(&self, rule: &Rule, key: &str) -> (Decision, Option<Ticket>) {
+        let now = Instant::now();
+        let decision = self.check_at(rule, key, now);
+        (decision, decision.allowed.then_some(Ticket::InProcess(now)))
+    }
+
+    async fn refund(&self, rule: &Rule, key: &str, ticket: Ticket) {
+        let Ticket::InProcess(at) = ticket else {
+            return;
+        };
+        if let Some(log) = self.logs.get(&log_key(rule, key)) {
+            let mut log = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(position) = log.iter().rposition(|counted| *counted == at) {
+                log.remove(position);
+            }
+        }
     }
 }
 
@@ -122,15 +127,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn peeking_counts_nothing() {
+    async fn a_refund_gives_back_exactly_the_slot_reserved() {
         let limiter = MemoryLimiter::new(Duration::from_secs(60));
         for _ in 0..10 {
-            assert!(limiter.peek(&RULE, "k").await.allowed);
+            let (decision, ticket) = limiter.reserve(&RULE, "k").await;
+            assert!(decision.allowed);
+            limiter.refund(&RULE, "k", ticket.unwrap()).await;
         }
         for _ in 0..3 {
-            assert!(limiter.check(&RULE, "k").await.allowed);
+            assert!(limiter.reserve(&RULE, "k").await.0.allowed);
         }
-        assert!(!limiter.peek(&RULE, "k").await.allowed);
+        let (refused, ticket) = limiter.reserve(&RULE, "k").await;
+        assert!(!refused.allowed);
+        assert_eq!(ticket, None);
     }
 
     #[test]

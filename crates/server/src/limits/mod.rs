@@ -32,6 +32,14 @@ pub struct Decision {
     pub reset_after: Duration,
 }
 
+/// What `reserve` counted, so that `refund` can remove exactly it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ticket {
+    InProcess(std::time::Instant),
+    /// The entry in Redis's log.
+    Shared(String),
+}
+
 /// Whether the limiter is working as configured, for `/readyz`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimiterHealth {
@@ -46,8 +54,12 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// that cannot reach its backend falls back rather than refusing or erroring.
     async fn check(&self, rule: &Rule, key: &str) -> Decision;
 
-    /// What `check` would decide now, without counting anything.
-    async fn peek(&self, rule: &Rule, key: &str) -> Decision;
+    /// Counts one request like `check`, with a ticket for taking it back: for rules that count
+    /// only some outcomes, which are known once the request has run.
+    async fn reserve(&self, rule: &Rule, key: &str) -> (Decision, Option<Ticket>);
+
+    /// Takes back a request counted by `reserve`.
+    async fn refund(&self, rule: &Rule, key: &str, ticket: Ticket);
 
     /// For `/readyz`. May check the backend, so that an outage and its end are noticed even
     /// while no limited request arrives.

@@ -30,13 +30,13 @@ use async_trait::async_trait;
 use redis::Script;
 
 use super::memory::log_key;
-use super::{Decision, LimiterHealth, MemoryLimiter, RateLimiter, Rule};
+use super::{Decision, LimiterHealth, MemoryLimiter, RateLimiter, Rule, Ticket};
 use crate::redis_conn::{Breaker, Redis, Unreachable, within_budget};
 
 /// KEYS[1]: the log, a sorted set of request times in microseconds (Redis's clock).
-/// ARGV: the limit, the window in microseconds, a random id for this request, and `1` to count
-/// the request if it is allowed (`0` only looks).
-/// Returns {1 if allowed else 0, requests now counted, microseconds until the oldest leaves}.
+/// ARGV: the limit, the window in microseconds, a random id for this request.
+/// Returns {1 if allowed else 0, requests now counted, microseconds until the oldest leaves,
+/// the entry counted for this request ('' if refused), which a refund removes}.
 const SLIDING_LOG: &str = r"
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -45,12 +45,12 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local counted = redis.call('ZCARD', KEYS[1])
 local allowed = 0
+local entry = ''
 if counted < limit then
   allowed = 1
-end
-if allowed == 1 and ARGV[4] == '1' then
   counted = counted + 1
-  redis.call('ZADD', KEYS[1], now, time[1] .. '.' .. time[2] .. ':' .. ARGV[3])
+  entry = time[1] .. '.' .. time[2] .. ':' .. ARGV[3]
+  redis.call('ZADD', KEYS[1], now, entry)
   redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
 end
 local reset = 0
@@ -58,7 +58,7 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if oldest[2] then
   reset = tonumber(oldest[2]) + window - now
 end
-return {allowed, counted, reset}
+return {allowed, counted, reset, entry}
 ";
 
 pub struct RedisLimiter {
@@ -85,8 +85,7 @@ impl RedisLimiter {
         &self,
         rule: &Rule,
         key: &str,
-        count: bool,
-    ) -> Result<Decision, Unreachable> {
+    ) -> Result<(Decision, String), Unreachable> {
         let log = self.redis.key(format_args!("limit:{}", log_key(rule, key)));
         let window_micros = u64::try_from(rule.window.as_micros()).unwrap_or(u64::MAX);
         let mut invocation = self.script.prepare_invoke();
@@ -94,12 +93,11 @@ impl RedisLimiter {
             .key(log)
             .arg(rule.limit)
             .arg(window_micros)
-            .arg(rand::random::<u64>())
-            .arg(if count { "1" } else { "0" });
+            .arg(rand::random::<u64>());
         let mut connection = self.redis.connection.clone();
-        let reply = invocation.invoke_async::<(i64, i64, i64)>(&mut connection);
-        let (allowed, counted, reset_micros) = within_budget(reply).await?;
-        Ok(Decision {
+        let reply = invocation.invoke_async::<(i64, i64, i64, String)>(&mut connection);
+        let (allowed, counted, reset_micros, entry) = within_budget(reply).await?;
+        let decision = Decision {
             allowed: allowed == 1,
             limit: rule.limit,
             remaining: rule
@@ -108,18 +106,19 @@ impl RedisLimiter {
             // Capped: a Redis whose clock stepped back (a failover) must not ask for more.
             reset_after: Duration::from_micros(u64::try_from(reset_micros).unwrap_or(0))
                 .min(rule.window),
-        })
+        };
+        Ok((decision, entry))
     }
 
     /// The shared decision, or `None` while Redis is down (the caller falls back).
-    async fn try_shared(&self, rule: &Rule, key: &str, count: bool) -> Option<Decision> {
+    async fn try_shared(&self, rule: &Rule, key: &str) -> Option<(Decision, String)> {
         if !self.breaker.may_try() {
             return None;
         }
-        match self.shared_check(rule, key, count).await {
-            Ok(decision) => {
+        match self.shared_check(rule, key).await {
+            Ok(counted) => {
                 self.succeeded();
-                Some(decision)
+                Some(counted)
             }
             Err(err) => {
                 self.failed(&err);
@@ -152,16 +151,33 @@ impl RedisLimiter {
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, rule: &Rule, key: &str) -> Decision {
-        match self.try_shared(rule, key, true).await {
-            Some(decision) => decision,
-            None => self.fallback.check(rule, key).await,
+        self.reserve(rule, key).await.0
+    }
+
+    async fn reserve(&self, rule: &Rule, key: &str) -> (Decision, Option<Ticket>) {
+        match self.try_shared(rule, key).await {
+            Some((decision, entry)) => {
+                let ticket = (!entry.is_empty()).then_some(Ticket::Shared(entry));
+                (decision, ticket)
+            }
+            None => self.fallback.reserve(rule, key).await,
         }
     }
 
-    async fn peek(&self, rule: &Rule, key: &str) -> Decision {
-        match self.try_shared(rule, key, false).await {
-            Some(decision) => decision,
-            None => self.fallback.peek(rule, key).await,
+    async fn refund(&self, rule: &Rule, key: &str, ticket: Ticket) {
+        match ticket {
+            Ticket::Shared(entry) => {
+                let log = self.redis.key(format_args!("limit:{}", log_key(rule, key)));
+                let mut connection = self.redis.connection.clone();
+                let mut command = redis::cmd("ZREM");
+                command.arg(log).arg(entry);
+                let removed = command.query_async::<()>(&mut connection);
+                // A refund that does not arrive only makes the limit stricter for a while.
+                if let Err(err) = within_budget(removed).await {
+                    self.failed(&err);
+                }
+            }
+            ticket @ Ticket::InProcess(_) => self.fallback.refund(rule, key, ticket).await,
         }
     }
 

@@ -34,9 +34,9 @@ pub enum KeyBy {
 pub enum Counts {
     /// Every request the rule lets through.
     Every,
-    /// Only requests answered 401: failed logins. Once the limit is reached, every attempt is
-    /// refused (even one with the right password) until the window frees a slot; successful
-    /// logins never use it up, so no client that logs in correctly ever meets it.
+    /// Only requests answered 401: failed logins. Each attempt takes a slot before it runs and
+    /// gives it back unless it failed. Once the limit is reached, every attempt from that party
+    /// is refused (even one with the right password) until the window frees a slot.
     Failures,
 }
 

@@ -226,3 +226,24 @@ async fn failed_logins_are_throttled_on_every_face_and_correct_ones_never() {
         assert!((1..=60).contains(&retry), "Retry-After {retry}");
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_wrong_passwords_gets_no_more_tries_than_the_limit() {
+    let app = limited_app(Rules::default(), "").await;
+    let account = json!({"email": "fay@example.com", "password": PASSWORD});
+    app.post("/auth/register", account.clone(), None).await;
+    let wrong = json!({"email": "fay@example.com", "password": "guess-guess-guess"});
+    let attempts = (0..40).map(|_| app.post("/auth/login", wrong.clone(), None));
+    let answers = futures::future::join_all(attempts).await;
+    let tried = answers
+        .iter()
+        .filter(|reply| reply.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|reply| reply.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((tried, refused), (10, 30));
+    let right = app.post("/auth/login", account, None).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -72,7 +72,10 @@ async fn the_write_ahead_log_is_truncated_under_steady_reads_and_writes() {
     // With the checkpoints running, reads and writes go on and the log starts afresh.
     let checkpoints = tokio::spawn({
         let pool = db.pool.clone();
-        async move { pool.keep_wal_bounded(Duration::from_millis(200)).await }
+        async move {
+            pool.keep_wal_bounded(Duration::from_millis(200), std::future::pending())
+                .await
+        }
     });
     // Long enough for several checkpoints, however fast the machine writes.
     let mut smallest = grown;

@@ -84,21 +84,24 @@ impl Drop for TestRedis {
 }
 
 #[tokio::test]
-async fn peeking_counts_nothing() {
+async fn a_refund_gives_back_exactly_the_slot_reserved() {
     let Some(redis) = TestRedis::new().await else {
         return;
     };
     let limiter = redis.limiter();
     let rule = rule(3, MINUTE);
     for _ in 0..10 {
-        assert!(limiter.peek(&rule, "k").await.allowed);
+        let (decision, ticket) = limiter.reserve(&rule, "k").await;
+        assert!(decision.allowed);
+        assert!(matches!(ticket, Some(Ticket::Shared(_))), "{ticket:?}");
+        limiter.refund(&rule, "k", ticket.unwrap()).await;
     }
     for _ in 0..3 {
-        assert!(limiter.check(&rule, "k").await.allowed);
+        assert!(limiter.reserve(&rule, "k").await.0.allowed);
     }
-    let full = limiter.peek(&rule, "k").await;
-    assert!(!full.allowed);
-    assert_eq!(full.remaining, 0);
+    let (refused, ticket) = limiter.reserve(&rule, "k").await;
+    assert!(!refused.allowed);
+    assert_eq!(ticket, None);
 }
 
 #[tokio::test]
