@@ -247,3 +247,39 @@ async fn a_burst_of_wrong_passwords_gets_no_more_tries_than_the_limit() {
     let right = app.post("/auth/login", account, None).await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Every route that carries a rule in force by default, as the OpenAPI document says (the same
+/// call that puts a rule on a route documents its 429).
+#[test]
+fn the_limited_routes_are_the_ones_the_tables_name() {
+    let api = serde_json::to_value(missive::http::openapi()).unwrap();
+    let mut limited: Vec<String> = Vec::new();
+    for (path, item) in api["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation["responses"].get("429").is_some() {
+                limited.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    limited.sort();
+    let mut expected = vec![
+        "POST /auth/login",
+        "POST /messages/",
+        "GET /messages/",
+        "PUT /messages/{message_id}",
+        "POST /login",
+        "POST /send",
+        "POST /v1/auth/register",
+        "POST /v1/auth/login",
+        "POST /v1/auth/refresh",
+        "PATCH /v1/users/me",
+        "GET /v1/users",
+        "POST /v1/conversations",
+        "POST /v1/conversations/{id}/messages",
+        "PATCH /v1/messages/{id}",
+        "DELETE /v1/messages/{id}",
+        "POST /v1/conversations/{id}/read",
+    ];
+    expected.sort_unstable();
+    assert_eq!(limited, expected);
+}
