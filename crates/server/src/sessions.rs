@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use missive_store::{RefreshOutcome, Timestamp, User};
+use missive_store::{RefreshOutcome, SessionId, Timestamp, User};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{IssuedToken, TokenSubject};
@@ -17,7 +17,7 @@ const MAX_USER_AGENT: usize = 256;
 
 /// A new session's credentials.
 pub struct Opened {
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub access: IssuedToken,
     pub refresh_token: Option<String>,
 }

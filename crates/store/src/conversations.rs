@@ -1,5 +1,6 @@
 //! Direct conversations: one per unordered pair of users.
 
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool};
 use crate::sql::{conversation_columns, not_hidden_from, unread_count_of};
 use crate::{
@@ -24,7 +25,7 @@ const FIND_DIRECT: &str = concat!(
 );
 
 /// The pair in the order the `conversations_direct_pair` index stores it.
-pub(crate) fn ordered(a: i64, b: i64) -> (i64, i64) {
+pub(crate) fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
@@ -36,8 +37,8 @@ impl SqlStore {
     /// The pair's conversation, and whether this call created it.
     pub(crate) async fn open_direct(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<(Conversation, bool), StoreError> {
         let (low, high) = ordered(a, b);
         let now = Timestamp::now();
@@ -84,8 +85,8 @@ impl SqlStore {
 
     pub(crate) async fn find_direct(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<Option<Conversation>, StoreError> {
         let (low, high) = ordered(a, b);
         Ok(on_pool!(&self.pool, p => {
@@ -133,18 +134,18 @@ const ONE_FOR_MEMBER: &str = concat!(summary_select!(), "WHERE cm.user_id = $1 A
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
-    id: i64,
+    id: ConversationId,
     created_at: Timestamp,
     last_seq: i64,
     activity_at: Timestamp,
     last_read_seq: i64,
     unread_count: i64,
-    peer_id: i64,
+    peer_id: UserId,
     peer_username: String,
     peer_full_name: Option<String>,
-    lm_id: Option<i64>,
+    lm_id: Option<MessageId>,
     lm_seq: Option<i64>,
-    lm_sender_id: Option<i64>,
+    lm_sender_id: Option<UserId>,
     lm_content: Option<String>,
     lm_created_at: Option<Timestamp>,
     lm_edited_at: Option<Timestamp>,
@@ -152,7 +153,7 @@ struct SummaryRow {
 }
 
 impl SummaryRow {
-    fn into_summary(self, viewer: i64) -> ConversationSummary {
+    fn into_summary(self, viewer: UserId) -> ConversationSummary {
         let last_message = match (
             self.lm_id,
             self.lm_seq,
@@ -196,8 +197,8 @@ impl SummaryRow {
 impl SqlStore {
     pub(crate) async fn member_conversation(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<MemberConversation>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(MEMBER_CONVERSATION).bind(conversation_id).bind(user)
@@ -207,8 +208,8 @@ impl SqlStore {
 
     pub(crate) async fn summary_for_member(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<ConversationSummary>, StoreError> {
         let row: Option<SummaryRow> = on_pool!(&self.pool, p => {
             sqlx::query_as(ONE_FOR_MEMBER).bind(user).bind(conversation_id).fetch_optional(p).await
@@ -220,11 +221,11 @@ impl SqlStore {
     /// `(activity_at, id)` cursor from the previous page), most recent first.
     pub(crate) async fn list_for_member(
         &self,
-        user: i64,
-        after: Option<(Timestamp, i64)>,
+        user: UserId,
+        after: Option<(Timestamp, ConversationId)>,
         limit: i64,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let (activity, id) = after.unwrap_or((Timestamp(i64::MAX), i64::MAX));
+        let (activity, id) = after.unwrap_or((Timestamp(i64::MAX), ConversationId(i64::MAX)));
         let rows: Vec<SummaryRow> = on_pool!(&self.pool, p => {
             sqlx::query_as(LIST_FOR_MEMBER)
                 .bind(user).bind(activity).bind(id).bind(limit)

@@ -2,6 +2,7 @@
 //! hid ("delete for me") is left out of everything that user reads.
 
 use crate::conversations::ordered;
+use crate::ids::{ConversationId, UserId};
 use crate::pool::{Begin, on_pool};
 use crate::sql::{Dialect, message_select, not_hidden_from};
 use crate::{HistoryWindow, Message, MessageWindow, Page, SqlStore, StoreError};
@@ -47,7 +48,7 @@ impl SqlStore {
     /// paging always sees what arrived last; it is returned oldest first.
     pub(crate) async fn list_user_messages(
         &self,
-        user: i64,
+        user: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Message>, StoreError> {
@@ -60,8 +61,8 @@ impl SqlStore {
 
     pub(crate) async fn list_direct_history(
         &self,
-        user: i64,
-        peer: i64,
+        user: UserId,
+        peer: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Page<Message>, StoreError> {
@@ -85,8 +86,8 @@ impl SqlStore {
     /// `viewer` is a member.
     pub(crate) async fn read_window(
         &self,
-        conversation_id: i64,
-        viewer: i64,
+        conversation_id: ConversationId,
+        viewer: UserId,
         window: HistoryWindow,
         limit: i64,
     ) -> Result<MessageWindow, StoreError> {

@@ -7,6 +7,7 @@
 mod conversations;
 mod error;
 mod history;
+mod ids;
 mod messages;
 mod models;
 mod pool;
@@ -17,6 +18,7 @@ mod store;
 mod users;
 
 pub use error::{ConflictKind, StoreError};
+pub use ids::{ConversationId, MessageId, SessionId, UserId};
 pub use models::{
     AccountChanges, Conversation, ConversationSummary, HistoryWindow, Idempotency,
     MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,

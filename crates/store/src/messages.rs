@@ -1,6 +1,7 @@
 //! Sending, editing and deleting messages.
 
 use crate::conversations::ordered;
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool};
 use crate::sql::{Dialect, message_select};
 use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
@@ -73,19 +74,25 @@ const VISIBLE_TO: &str = "SELECT 1 FROM messages m JOIN conversation_members cm 
 #[derive(Clone, Copy)]
 pub(crate) enum Target {
     /// The direct conversation of a pair (`low <= high`), which must exist already.
-    Pair(i64, i64),
+    Pair(UserId, UserId),
     /// A conversation by id, which the sender must be a member of.
-    Conversation(i64),
+    Conversation(ConversationId),
 }
 
 /// What taking a seq returns: conversation id, seq, the pair, and the message's time.
-type Slot = (i64, i64, Option<i64>, Option<i64>, Timestamp);
+type Slot = (
+    ConversationId,
+    i64,
+    Option<UserId>,
+    Option<UserId>,
+    Timestamp,
+);
 
 impl SqlStore {
     pub(crate) async fn send_direct(
         &self,
-        sender: i64,
-        recipient: i64,
+        sender: UserId,
+        recipient: UserId,
         content: &str,
     ) -> Result<Message, StoreError> {
         let (low, high) = ordered(sender, recipient);
@@ -110,7 +117,7 @@ impl SqlStore {
     pub(crate) async fn send_into(
         &self,
         target: Target,
-        sender: i64,
+        sender: UserId,
         content: &str,
         idempotency: Option<Idempotency<'_>>,
     ) -> Result<SendOutcome, StoreError> {
@@ -118,11 +125,11 @@ impl SqlStore {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
-                let claimed: Option<i64> = sqlx::query_scalar(CLAIM_KEY)
+                let claimed: Option<UserId> = sqlx::query_scalar(CLAIM_KEY)
                     .bind(sender).bind(key.key).bind(key.request_hash).bind(now)
                     .fetch_optional(&mut *tx).await?;
                 if claimed.is_none() {
-                    let earlier: (String, Option<i64>, Timestamp) = sqlx::query_as(EARLIER_CLAIM)
+                    let earlier: (String, Option<MessageId>, Timestamp) = sqlx::query_as(EARLIER_CLAIM)
                         .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
                     let (mut request_hash, mut message_id, first_used) = earlier;
                     let reclaimed = first_used < key.expires_before
@@ -134,7 +141,7 @@ impl SqlStore {
                         if first_used < key.expires_before {
                             // A concurrent send reclaimed the expired key first (PostgreSQL
                             // made this one wait for it): answer from what that send stored.
-                            let current: (String, Option<i64>, Timestamp) =
+                            let current: (String, Option<MessageId>, Timestamp) =
                                 sqlx::query_as(EARLIER_CLAIM)
                                     .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
                             (request_hash, message_id) = (current.0, current.1);
@@ -165,7 +172,7 @@ impl SqlStore {
             let Some((conversation_id, seq, low, high, sent_at)) = slot else {
                 return Err(StoreError::NotFound);
             };
-            let id: i64 = sqlx::query_scalar(INSERT_MESSAGE)
+            let id: MessageId = sqlx::query_scalar(INSERT_MESSAGE)
                 .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(sent_at)
                 .fetch_one(&mut *tx).await?;
             if let Some(key) = idempotency {
@@ -194,7 +201,7 @@ impl SqlStore {
         }))
     }
 
-    pub(crate) async fn find_message(&self, id: i64) -> Result<Option<Message>, StoreError> {
+    pub(crate) async fn find_message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await
         })?)
@@ -202,8 +209,8 @@ impl SqlStore {
 
     pub(crate) async fn replace_content(
         &self,
-        id: i64,
-        editor: i64,
+        id: MessageId,
+        editor: UserId,
         content: &str,
     ) -> Result<Message, StoreError> {
         let now = Timestamp::now();
@@ -238,7 +245,7 @@ impl SqlStore {
 
     pub(crate) async fn versions_of(
         &self,
-        id: i64,
+        id: MessageId,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(VERSIONS).bind(id).fetch_all(p).await
@@ -247,7 +254,11 @@ impl SqlStore {
 
     /// Deletes a message for everyone: its seq stays, as a tombstone with no content and no
     /// history. Only the sender may; deleting a tombstone again changes nothing.
-    pub(crate) async fn tombstone(&self, id: i64, sender: i64) -> Result<Message, StoreError> {
+    pub(crate) async fn tombstone(
+        &self,
+        id: MessageId,
+        sender: UserId,
+    ) -> Result<Message, StoreError> {
         let now = Timestamp::now();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
@@ -268,7 +279,7 @@ impl SqlStore {
 
     /// Hides a message from one member's views. `NotFound` unless the user is a member of
     /// its conversation.
-    pub(crate) async fn hide(&self, id: i64, user: i64) -> Result<(), StoreError> {
+    pub(crate) async fn hide(&self, id: MessageId, user: UserId) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let visible: Option<i32> = sqlx::query_scalar(VISIBLE_TO).bind(id).bind(user)

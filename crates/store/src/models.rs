@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::{ConversationId, MessageId, SessionId, UserId};
+
 /// A point in time as unix microseconds: stored as a 64-bit integer so that both backends
 /// compare and order it the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
@@ -40,7 +42,7 @@ impl From<DateTime<Utc>> for Timestamp {
 
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub email: String,
     pub full_name: Option<String>,
@@ -71,11 +73,11 @@ pub struct NewUser {
 /// A direct conversation between two users (`user_low <= user_high`; equal for notes to self).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Conversation {
-    pub id: i64,
+    pub id: ConversationId,
     #[sqlx(rename = "direct_low")]
-    pub user_low: i64,
+    pub user_low: UserId,
     #[sqlx(rename = "direct_high")]
-    pub user_high: i64,
+    pub user_high: UserId,
     pub last_seq: i64,
     pub created_at: Timestamp,
 }
@@ -84,11 +86,11 @@ pub struct Conversation {
 /// conversation (the sender itself in a conversation with oneself).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Message {
-    pub id: i64,
-    pub conversation_id: i64,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub seq: i64,
-    pub sender_id: i64,
-    pub recipient_id: i64,
+    pub sender_id: UserId,
+    pub recipient_id: UserId,
     pub content: String,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
@@ -98,8 +100,8 @@ pub struct Message {
 /// A login session. Access tokens carry its id; ending it ends them.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Session {
-    pub id: i64,
-    pub user_id: i64,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub user_agent: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Timestamp,
@@ -112,7 +114,7 @@ pub struct AccountChanges {
     /// `Some(None)` clears the display name; `None` leaves it.
     pub full_name: Option<Option<String>>,
     /// A new password hash, and the one session to keep: every other session ends.
-    pub password: Option<(String, i64)>,
+    pub password: Option<(String, SessionId)>,
 }
 
 /// The user behind an open session, and when the session was last used.
@@ -191,8 +193,8 @@ pub struct ReadState {
 /// One line of a user's conversation list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConversationSummary {
-    pub id: i64,
-    pub peer_id: i64,
+    pub id: ConversationId,
+    pub peer_id: UserId,
     pub peer_username: String,
     pub peer_full_name: Option<String>,
     pub created_at: Timestamp,

@@ -2,6 +2,7 @@
 //! others after the member's read position that are neither deleted nor hidden from them.
 //! So it cannot drift from the messages it counts.
 
+use crate::ids::{ConversationId, UserId};
 use crate::pool::{Begin, on_pool};
 use crate::sql::unread_count_of;
 use crate::{ReadState, SqlStore, StoreError};
@@ -39,8 +40,8 @@ impl From<ReadRow> for ReadState {
 impl SqlStore {
     pub(crate) async fn read_state_of(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<ReadState, StoreError> {
         let row: Option<ReadRow> = on_pool!(&self.pool, p => {
             sqlx::query_as(READ_STATE).bind(conversation_id).bind(user).fetch_optional(p).await
@@ -50,8 +51,8 @@ impl SqlStore {
 
     pub(crate) async fn advance_read(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
         seq: i64,
     ) -> Result<ReadState, StoreError> {
         on_pool!(&self.pool, p => {

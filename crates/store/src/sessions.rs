@@ -1,5 +1,6 @@
 //! Login sessions and their rotating refresh tokens (stored only as hashes).
 
+use crate::ids::{SessionId, UserId};
 use crate::pool::{Begin, on_pool};
 use crate::{RefreshOutcome, Session, SessionUser, SqlStore, StoreError, Timestamp};
 
@@ -39,7 +40,7 @@ const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < $1 OR revo
 impl SqlStore {
     pub(crate) async fn open_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
         expires_at: Timestamp,
@@ -65,8 +66,8 @@ impl SqlStore {
 
     pub(crate) async fn session_user(
         &self,
-        session_id: i64,
-        user_id: i64,
+        session_id: SessionId,
+        user_id: UserId,
     ) -> Result<Option<SessionUser>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(AUTHENTICATE)
@@ -75,7 +76,7 @@ impl SqlStore {
         })?)
     }
 
-    pub(crate) async fn record_session_use(&self, session_id: i64) -> Result<(), StoreError> {
+    pub(crate) async fn record_session_use(&self, session_id: SessionId) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
             sqlx::query(TOUCH_SESSION).bind(session_id).bind(Timestamp::now())
                 .execute(p).await.map(drop)
@@ -121,8 +122,8 @@ impl SqlStore {
 
     pub(crate) async fn end_session(
         &self,
-        user_id: i64,
-        session_id: i64,
+        session_id: SessionId,
+        user_id: UserId,
     ) -> Result<(), StoreError> {
         let ended = on_pool!(&self.pool, p => {
             sqlx::query(REVOKE_OWN).bind(session_id).bind(user_id).bind(Timestamp::now())
@@ -137,16 +138,16 @@ impl SqlStore {
     /// Ends every open session of the user but `keep` (pass `None` to end them all).
     pub(crate) async fn end_other_sessions(
         &self,
-        user_id: i64,
-        keep: Option<i64>,
+        user_id: UserId,
+        keep: Option<SessionId>,
     ) -> Result<u64, StoreError> {
         Ok(on_pool!(&self.pool, p => {
-            sqlx::query(REVOKE_OTHERS).bind(user_id).bind(keep.unwrap_or(-1))
+            sqlx::query(REVOKE_OTHERS).bind(user_id).bind(keep.unwrap_or(SessionId(-1)))
                 .bind(Timestamp::now()).execute(p).await?.rows_affected()
         }))
     }
 
-    pub(crate) async fn open_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
+    pub(crate) async fn open_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(LIST_OPEN).bind(user_id).bind(Timestamp::now()).fetch_all(p).await
         })?)

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use crate::messages::Target;
 use crate::pool::on_pool;
 use crate::{
-    AccountChanges, Backend, Conversation, ConversationSummary, DbPool, HistoryWindow, Idempotency,
-    MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,
-    Session, SessionUser, StoreError, Timestamp, User,
+    AccountChanges, Backend, Conversation, ConversationId, ConversationSummary, DbPool,
+    HistoryWindow, Idempotency, MemberConversation, Message, MessageId, MessageWindow, NewUser,
+    ReadState, RefreshOutcome, SendOutcome, Session, SessionId, SessionUser, StoreError, Timestamp,
+    User, UserId,
 };
 
 /// One page of a list, with the size of the whole list.
@@ -27,24 +28,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a user; `Conflict(Username | Email)` when either is taken, ignoring case.
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// Looks a user up by e-mail, ignoring case.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by username, ignoring case.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Records that the user was active now (on login); returns the time recorded.
-    async fn touch_user(&self, id: i64) -> Result<Timestamp, StoreError>;
+    async fn touch_user(&self, id: UserId) -> Result<Timestamp, StoreError>;
     /// Deletes the user and, with them, their conversations and messages.
-    async fn delete_user(&self, id: i64) -> Result<(), StoreError>;
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError>;
     /// Changes the display name and/or password (ending the other sessions) atomically.
-    async fn update_account(&self, id: i64, changes: AccountChanges) -> Result<User, StoreError>;
+    async fn update_account(&self, id: UserId, changes: AccountChanges)
+    -> Result<User, StoreError>;
     /// Users whose username starts with `prefix`, ignoring case, in username order.
     async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError>;
 
     /// Opens a session until `expires_at`, with its first refresh token (a hash) if any.
     async fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
         expires_at: Timestamp,
@@ -52,11 +54,11 @@ pub trait Store: Send + Sync + 'static {
     /// The user of an open session (`None` once it has ended or the user is gone).
     async fn session_user(
         &self,
-        session_id: i64,
-        user_id: i64,
+        session_id: SessionId,
+        user_id: UserId,
     ) -> Result<Option<SessionUser>, StoreError>;
     /// Records that the session was used now.
-    async fn touch_session(&self, session_id: i64) -> Result<(), StoreError>;
+    async fn touch_session(&self, session_id: SessionId) -> Result<(), StoreError>;
     /// Spends a refresh token for a new one and keeps the session open until `expires_at`;
     /// a token spent before ends its session.
     async fn rotate_refresh_token(
@@ -66,11 +68,15 @@ pub trait Store: Send + Sync + 'static {
         expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError>;
     /// Ends one of the user's open sessions (`NotFound` if it is not theirs or not open).
-    async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError>;
+    async fn end_session(&self, session_id: SessionId, user_id: UserId) -> Result<(), StoreError>;
     /// Ends all of the user's open sessions except `keep`; returns how many ended.
-    async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
+    async fn end_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError>;
     /// The user's open sessions, most recently used first.
-    async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError>;
+    async fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError>;
     /// Deletes sessions that expired or ended before `before`; returns how many.
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError>;
 
@@ -79,30 +85,33 @@ pub trait Store: Send + Sync + 'static {
     /// whichever of the two asks; of several racing calls, exactly one creates it.
     async fn open_direct_conversation(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<(Conversation, bool), StoreError>;
-    async fn direct_conversation(&self, a: i64, b: i64)
-    -> Result<Option<Conversation>, StoreError>;
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<Option<Conversation>, StoreError>;
     /// The conversation if `user` is a member of it; `None` otherwise (whether or not it
     /// exists).
     async fn member_conversation(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<MemberConversation>, StoreError>;
     /// One conversation as member `user` sees it; `None` for a non-member.
     async fn conversation_summary(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<ConversationSummary>, StoreError>;
     /// The user's conversations, most recent activity first, after an `(activity_at, id)`
     /// cursor.
     async fn list_conversations(
         &self,
-        user: i64,
-        after: Option<(Timestamp, i64)>,
+        user: UserId,
+        after: Option<(Timestamp, ConversationId)>,
         limit: i64,
     ) -> Result<Vec<ConversationSummary>, StoreError>;
 
@@ -111,70 +120,74 @@ pub trait Store: Send + Sync + 'static {
     /// numbers are gapless and in commit order. `NotFound` when the recipient does not exist.
     async fn send_direct_message(
         &self,
-        sender: i64,
-        recipient: i64,
+        sender: UserId,
+        recipient: UserId,
         content: &str,
     ) -> Result<Message, StoreError>;
     /// Sends into a conversation the sender is a member of (`NotFound` otherwise), at most
     /// once per idempotency key: see [`SendOutcome`].
     async fn send_message(
         &self,
-        conversation_id: i64,
-        sender: i64,
+        conversation_id: ConversationId,
+        sender: UserId,
         content: &str,
         idempotency: Option<Idempotency<'_>>,
     ) -> Result<SendOutcome, StoreError>;
     /// Forgets idempotency keys first used before `before`; returns how many.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError>;
-    async fn message_by_id(&self, id: i64) -> Result<Option<Message>, StoreError>;
+    async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
     /// Replaces a message's content, keeping the old version. Only the sender may edit, and
     /// only a message that is not deleted: otherwise `NotFound`, revealing nothing.
     async fn edit_message(
         &self,
-        id: i64,
-        editor: i64,
+        id: MessageId,
+        editor: UserId,
         content: &str,
     ) -> Result<Message, StoreError>;
     /// Earlier contents of a message, oldest first, with the time each was replaced.
     async fn message_versions(
         &self,
-        id: i64,
+        id: MessageId,
     ) -> Result<Vec<(String, crate::Timestamp)>, StoreError>;
     /// Deletes a message for everyone, leaving a tombstone at its seq. Sender only.
-    async fn delete_message(&self, id: i64, sender: i64) -> Result<Message, StoreError>;
+    async fn delete_message(&self, id: MessageId, sender: UserId) -> Result<Message, StoreError>;
     /// Hides a message from one member's views only.
-    async fn hide_message(&self, id: i64, user: i64) -> Result<(), StoreError>;
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), StoreError>;
     /// A window of a conversation's history as `viewer` (a member) sees it.
     async fn conversation_messages(
         &self,
-        conversation_id: i64,
-        viewer: i64,
+        conversation_id: ConversationId,
+        viewer: UserId,
         window: HistoryWindow,
         limit: i64,
     ) -> Result<MessageWindow, StoreError>;
     /// The member's read position and unread count (`NotFound` for a non-member).
-    async fn read_state(&self, conversation_id: i64, user: i64) -> Result<ReadState, StoreError>;
+    async fn read_state(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> Result<ReadState, StoreError>;
     /// Moves the member's read position forward to `seq` (never back, never past the last
     /// message).
     async fn mark_read(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
         seq: i64,
     ) -> Result<ReadState, StoreError>;
     /// The `limit` most recent messages the user sent or received, after skipping the
     /// `offset` most recent, listed oldest first.
     async fn messages_of_user(
         &self,
-        user: i64,
+        user: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Message>, StoreError>;
     /// The conversation between `user` and `peer`, newest first, with its total size.
     async fn direct_history(
         &self,
-        user: i64,
-        peer: i64,
+        user: UserId,
+        peer: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Page<Message>, StoreError>;
@@ -206,7 +219,7 @@ impl Store for SqlStore {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         self.insert_user(user).await
     }
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.find_user_by_id(id).await
     }
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
@@ -215,13 +228,17 @@ impl Store for SqlStore {
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.find_user_by_username(username).await
     }
-    async fn touch_user(&self, id: i64) -> Result<Timestamp, StoreError> {
+    async fn touch_user(&self, id: UserId) -> Result<Timestamp, StoreError> {
         self.mark_user_active(id).await
     }
-    async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.remove_user(id).await
     }
-    async fn update_account(&self, id: i64, changes: AccountChanges) -> Result<User, StoreError> {
+    async fn update_account(
+        &self,
+        id: UserId,
+        changes: AccountChanges,
+    ) -> Result<User, StoreError> {
         self.apply_account_changes(id, changes).await
     }
     async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError> {
@@ -230,7 +247,7 @@ impl Store for SqlStore {
 
     async fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
         expires_at: Timestamp,
@@ -240,12 +257,12 @@ impl Store for SqlStore {
     }
     async fn session_user(
         &self,
-        session_id: i64,
-        user_id: i64,
+        session_id: SessionId,
+        user_id: UserId,
     ) -> Result<Option<SessionUser>, StoreError> {
         SqlStore::session_user(self, session_id, user_id).await
     }
-    async fn touch_session(&self, session_id: i64) -> Result<(), StoreError> {
+    async fn touch_session(&self, session_id: SessionId) -> Result<(), StoreError> {
         self.record_session_use(session_id).await
     }
     async fn rotate_refresh_token(
@@ -257,13 +274,17 @@ impl Store for SqlStore {
         self.rotate_refresh(presented_hash, new_hash, expires_at)
             .await
     }
-    async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError> {
-        SqlStore::end_session(self, user_id, session_id).await
+    async fn end_session(&self, session_id: SessionId, user_id: UserId) -> Result<(), StoreError> {
+        SqlStore::end_session(self, session_id, user_id).await
     }
-    async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+    async fn end_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError> {
         SqlStore::end_other_sessions(self, user_id, keep).await
     }
-    async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
+    async fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
         self.open_sessions(user_id).await
     }
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
@@ -272,36 +293,36 @@ impl Store for SqlStore {
 
     async fn open_direct_conversation(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<(Conversation, bool), StoreError> {
         self.open_direct(a, b).await
     }
     async fn direct_conversation(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<Option<Conversation>, StoreError> {
         self.find_direct(a, b).await
     }
     async fn member_conversation(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<MemberConversation>, StoreError> {
         SqlStore::member_conversation(self, conversation_id, user).await
     }
     async fn conversation_summary(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<ConversationSummary>, StoreError> {
         self.summary_for_member(conversation_id, user).await
     }
     async fn list_conversations(
         &self,
-        user: i64,
-        after: Option<(Timestamp, i64)>,
+        user: UserId,
+        after: Option<(Timestamp, ConversationId)>,
         limit: i64,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
         self.list_for_member(user, after, limit).await
@@ -309,16 +330,16 @@ impl Store for SqlStore {
 
     async fn send_direct_message(
         &self,
-        sender: i64,
-        recipient: i64,
+        sender: UserId,
+        recipient: UserId,
         content: &str,
     ) -> Result<Message, StoreError> {
         self.send_direct(sender, recipient, content).await
     }
     async fn send_message(
         &self,
-        conversation_id: i64,
-        sender: i64,
+        conversation_id: ConversationId,
+        sender: UserId,
         content: &str,
         idempotency: Option<Idempotency<'_>>,
     ) -> Result<SendOutcome, StoreError> {
@@ -333,50 +354,57 @@ impl Store for SqlStore {
     async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.purge_keys(before).await
     }
-    async fn message_by_id(&self, id: i64) -> Result<Option<Message>, StoreError> {
+    async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         self.find_message(id).await
     }
-    async fn delete_message(&self, id: i64, sender: i64) -> Result<Message, StoreError> {
+    async fn delete_message(&self, id: MessageId, sender: UserId) -> Result<Message, StoreError> {
         self.tombstone(id, sender).await
     }
-    async fn hide_message(&self, id: i64, user: i64) -> Result<(), StoreError> {
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), StoreError> {
         self.hide(id, user).await
     }
     async fn conversation_messages(
         &self,
-        conversation_id: i64,
-        viewer: i64,
+        conversation_id: ConversationId,
+        viewer: UserId,
         window: HistoryWindow,
         limit: i64,
     ) -> Result<MessageWindow, StoreError> {
         self.read_window(conversation_id, viewer, window, limit)
             .await
     }
-    async fn read_state(&self, conversation_id: i64, user: i64) -> Result<ReadState, StoreError> {
+    async fn read_state(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> Result<ReadState, StoreError> {
         self.read_state_of(conversation_id, user).await
     }
     async fn mark_read(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
         seq: i64,
     ) -> Result<ReadState, StoreError> {
         self.advance_read(conversation_id, user, seq).await
     }
     async fn edit_message(
         &self,
-        id: i64,
-        editor: i64,
+        id: MessageId,
+        editor: UserId,
         content: &str,
     ) -> Result<Message, StoreError> {
         self.replace_content(id, editor, content).await
     }
-    async fn message_versions(&self, id: i64) -> Result<Vec<(String, Timestamp)>, StoreError> {
+    async fn message_versions(
+        &self,
+        id: MessageId,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
         self.versions_of(id).await
     }
     async fn messages_of_user(
         &self,
-        user: i64,
+        user: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Message>, StoreError> {
@@ -384,8 +412,8 @@ impl Store for SqlStore {
     }
     async fn direct_history(
         &self,
-        user: i64,
-        peer: i64,
+        user: UserId,
+        peer: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Page<Message>, StoreError> {

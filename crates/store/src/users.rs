@@ -1,6 +1,7 @@
 //! User accounts.
 
 use crate::error::is_unique_violation;
+use crate::ids::UserId;
 use crate::pool::{Begin, on_pool};
 use crate::sessions::REVOKE_OTHERS;
 use crate::sql::user_select;
@@ -41,7 +42,7 @@ fn prefix_pattern(prefix: &str) -> String {
 impl SqlStore {
     pub(crate) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
         let now = Timestamp::now();
-        let inserted: Result<i64, sqlx::Error> = on_pool!(&self.pool, p => {
+        let inserted: Result<UserId, sqlx::Error> = on_pool!(&self.pool, p => {
             sqlx::query_scalar(INSERT_USER)
                 .bind(&user.username)
                 .bind(&user.email)
@@ -83,7 +84,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn find_user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+    pub(crate) async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await
         })?)
@@ -104,7 +105,7 @@ impl SqlStore {
         })?)
     }
 
-    pub(crate) async fn mark_user_active(&self, id: i64) -> Result<Timestamp, StoreError> {
+    pub(crate) async fn mark_user_active(&self, id: UserId) -> Result<Timestamp, StoreError> {
         let now = Timestamp::now();
         let touched = on_pool!(&self.pool, p => {
             sqlx::query(TOUCH).bind(id).bind(now).execute(p).await?.rows_affected()
@@ -118,7 +119,7 @@ impl SqlStore {
     /// Applies every change in one transaction: all of them, or none.
     pub(crate) async fn apply_account_changes(
         &self,
-        id: i64,
+        id: UserId,
         changes: AccountChanges,
     ) -> Result<User, StoreError> {
         let now = Timestamp::now();
@@ -150,7 +151,7 @@ impl SqlStore {
         })?)
     }
 
-    pub(crate) async fn remove_user(&self, id: i64) -> Result<(), StoreError> {
+    pub(crate) async fn remove_user(&self, id: UserId) -> Result<(), StoreError> {
         // One transaction, so a user is never half-deleted if the connection drops.
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;

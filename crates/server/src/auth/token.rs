@@ -6,6 +6,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use missive_store::{SessionId, UserId};
+
 use crate::secret::Secret;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -13,7 +15,7 @@ struct Claims {
     /// The user id, as a string (RFC 7519 makes `sub` a string).
     sub: String,
     /// The session the token belongs to: ending the session ends the token.
-    sid: i64,
+    sid: SessionId,
     iat: i64,
     exp: i64,
     /// Both `missive`: a token signed with the same key by another service (say, a seed
@@ -29,8 +31,8 @@ const CLOCK_LEEWAY_SECS: u64 = 5;
 /// Who a valid access token speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenSubject {
-    pub user_id: i64,
-    pub session_id: i64,
+    pub user_id: UserId,
+    pub session_id: SessionId,
 }
 
 pub struct Tokens {
@@ -97,7 +99,7 @@ impl Tokens {
         if data.claims.iat > now.saturating_add(CLOCK_LEEWAY_SECS as i64) {
             return Err(TokenError::Invalid);
         }
-        let user_id = data.claims.sub.parse().map_err(|_| TokenError::Invalid)?;
+        let user_id = UserId(data.claims.sub.parse().map_err(|_| TokenError::Invalid)?);
         Ok(TokenSubject {
             user_id,
             session_id: data.claims.sid,
@@ -117,8 +119,8 @@ mod tests {
     fn an_issued_token_verifies_to_its_user() {
         let tokens = tokens();
         let subject = TokenSubject {
-            user_id: 42,
-            session_id: 7,
+            user_id: UserId(42),
+            session_id: SessionId(7),
         };
         let issued = tokens.issue(subject);
         assert_eq!(issued.expires_in, 600);
@@ -132,8 +134,8 @@ mod tests {
             tokens().verify(
                 &other
                     .issue(TokenSubject {
-                        user_id: 1,
-                        session_id: 1
+                        user_id: UserId(1),
+                        session_id: SessionId(1)
                     })
                     .token
             ),
@@ -147,7 +149,7 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: "1".into(),
-            sid: 1,
+            sid: SessionId(1),
             iss: ISSUER.into(),
             aud: ISSUER.into(),
             iat: now - 7200,
@@ -184,7 +186,7 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: "1".into(),
-            sid: 1,
+            sid: SessionId(1),
             iss: "chat-service".into(),
             aud: "chat-service".into(),
             iat: now,
@@ -199,7 +201,7 @@ mod tests {
     fn another_algorithm_is_refused_even_with_the_right_key() {
         let claims = Claims {
             sub: "1".into(),
-            sid: 1,
+            sid: SessionId(1),
             iss: ISSUER.into(),
             aud: ISSUER.into(),
             iat: 0,

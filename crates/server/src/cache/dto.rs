@@ -1,13 +1,15 @@
 //! What cached entries hold: private copies of the store's rows with one-letter field names
 //! (compact JSON), so the store crate needs no serialization of its own.
 
-use missive_store::{Message, Page, SessionUser, Timestamp, User};
+use missive_store::{
+    ConversationId, Message, MessageId, Page, SessionUser, Timestamp, User, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
 pub struct UserDto {
     #[serde(rename = "i")]
-    id: i64,
+    id: UserId,
     #[serde(rename = "u")]
     username: String,
     #[serde(rename = "e")]
@@ -21,7 +23,7 @@ pub struct UserDto {
 }
 
 impl UserDto {
-    pub fn id(&self) -> i64 {
+    pub fn id(&self) -> UserId {
         self.id
     }
 }
@@ -85,15 +87,15 @@ impl From<SessionUserDto> for SessionUser {
 #[derive(Serialize, Deserialize)]
 pub struct MessageDto {
     #[serde(rename = "i")]
-    id: i64,
+    id: MessageId,
     #[serde(rename = "v")]
-    conversation_id: i64,
+    conversation_id: ConversationId,
     #[serde(rename = "q")]
     seq: i64,
     #[serde(rename = "s")]
-    sender_id: i64,
+    sender_id: UserId,
     #[serde(rename = "r")]
-    recipient_id: i64,
+    recipient_id: UserId,
     #[serde(rename = "c")]
     content: String,
     #[serde(rename = "t")]
@@ -168,7 +170,7 @@ mod tests {
     #[test]
     fn a_cached_user_never_carries_the_password_hash() {
         let user = User {
-            id: 7,
+            id: UserId(7),
             username: "alice".into(),
             email: "alice@example.com".into(),
             full_name: None,
@@ -180,18 +182,18 @@ mod tests {
         assert!(!stored.contains("argon2"), "{stored}");
         let back: User = serde_json::from_str::<UserDto>(&stored).unwrap().into();
         assert_eq!(back.password_hash, "");
-        assert_eq!((back.id, back.username.as_str()), (7, "alice"));
+        assert_eq!((back.id, back.username.as_str()), (UserId(7), "alice"));
     }
     use super::*;
 
     #[test]
     fn a_page_survives_the_round_trip() {
         let message = Message {
-            id: 7,
-            conversation_id: 3,
+            id: MessageId(7),
+            conversation_id: ConversationId(3),
             seq: 2,
-            sender_id: 1,
-            recipient_id: 2,
+            sender_id: UserId(1),
+            recipient_id: UserId(2),
             content: "héllo \"there\"".into(),
             created_at: Timestamp(1_700_000_000_000_000),
             edited_at: Some(Timestamp(1_700_000_000_000_001)),

@@ -19,7 +19,7 @@
 
 use std::future::Future;
 
-use missive_store::StoreError;
+use missive_store::{StoreError, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -28,17 +28,17 @@ use super::ENTRY_TTL;
 
 pub const EPOCH: &str = "epoch";
 
-pub fn user_gen(id: i64) -> String {
+pub fn user_gen(id: UserId) -> String {
     format!("user:{id}:gen")
 }
 
-pub fn pair_version(a: i64, b: i64) -> String {
+pub fn pair_version(a: UserId, b: UserId) -> String {
     let (lo, hi) = (a.min(b), a.max(b));
     format!("pair:{lo}:{hi}:ver")
 }
 
 /// The versions a history page between `a` and `b` depends on.
-pub fn history_versions(a: i64, b: i64) -> Vec<String> {
+pub fn history_versions(a: UserId, b: UserId) -> Vec<String> {
     let mut versions = vec![EPOCH.to_owned(), pair_version(a, b), user_gen(a)];
     if a != b {
         versions.push(user_gen(b));
@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn a_pair_is_the_same_whoever_asks() {
-        assert_eq!(pair_version(2, 1), pair_version(1, 2));
-        assert_eq!(history_versions(3, 3).len(), 3);
+        assert_eq!(
+            pair_version(UserId(2), UserId(1)),
+            pair_version(UserId(1), UserId(2))
+        );
+        assert_eq!(history_versions(UserId(3), UserId(3)).len(), 3);
     }
 }

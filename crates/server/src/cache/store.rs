@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use missive_store::{
-    AccountChanges, Conversation, ConversationSummary, HistoryWindow, Idempotency,
-    MemberConversation, Message, MessageWindow, NewUser, Page, ReadState, RefreshOutcome,
-    SendOutcome, Session, SessionUser, Store, StoreError, Timestamp, User,
+    AccountChanges, Conversation, ConversationId, ConversationSummary, HistoryWindow, Idempotency,
+    MemberConversation, Message, MessageId, MessageWindow, NewUser, Page, ReadState,
+    RefreshOutcome, SendOutcome, Session, SessionId, SessionUser, Store, StoreError, Timestamp,
+    User, UserId,
 };
 
 use super::Cache;
@@ -31,7 +32,7 @@ impl CachedStore {
     }
 }
 
-fn session_key(session_id: i64) -> String {
+fn session_key(session_id: SessionId) -> String {
     format!("session:{session_id}")
 }
 
@@ -48,7 +49,7 @@ impl Store for CachedStore {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         self.inner.create_user(user).await
     }
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let found = read_through(
             self.cache.as_ref(),
             format!("user:{id}"),
@@ -67,15 +68,19 @@ impl Store for CachedStore {
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.inner.user_by_username(username).await
     }
-    async fn touch_user(&self, id: i64) -> Result<Timestamp, StoreError> {
+    async fn touch_user(&self, id: UserId) -> Result<Timestamp, StoreError> {
         let result = self.inner.touch_user(id).await;
         after_write(self.cache.as_ref(), result, |_| vec![user_gen(id)]).await
     }
-    async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         let result = self.inner.delete_user(id).await;
         after_write(self.cache.as_ref(), result, |()| vec![user_gen(id)]).await
     }
-    async fn update_account(&self, id: i64, changes: AccountChanges) -> Result<User, StoreError> {
+    async fn update_account(
+        &self,
+        id: UserId,
+        changes: AccountChanges,
+    ) -> Result<User, StoreError> {
         let result = self.inner.update_account(id, changes).await;
         after_write(self.cache.as_ref(), result, |_| vec![user_gen(id)]).await
     }
@@ -85,7 +90,7 @@ impl Store for CachedStore {
 
     async fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         user_agent: Option<&str>,
         refresh_hash: Option<&str>,
         expires_at: Timestamp,
@@ -102,8 +107,8 @@ impl Store for CachedStore {
     /// logout or otherwise, takes effect at once).
     async fn session_user(
         &self,
-        session_id: i64,
-        user_id: i64,
+        session_id: SessionId,
+        user_id: UserId,
     ) -> Result<Option<SessionUser>, StoreError> {
         let found = read_through(
             self.cache.as_ref(),
@@ -118,7 +123,7 @@ impl Store for CachedStore {
         .await?;
         Ok(found.map(SessionUser::from))
     }
-    async fn touch_session(&self, session_id: i64) -> Result<(), StoreError> {
+    async fn touch_session(&self, session_id: SessionId) -> Result<(), StoreError> {
         self.inner.touch_session(session_id).await?;
         // Only "last used" changed: dropping the entry lets the next check see the new time
         // (were it kept, every request would record a use until it expired). A reader racing
@@ -146,15 +151,19 @@ impl Store for CachedStore {
     /// Changes the user's generation rather than deleting the session's entry: a check that
     /// read the session as open just before this committed could otherwise store it again
     /// after the delete.
-    async fn end_session(&self, user_id: i64, session_id: i64) -> Result<(), StoreError> {
-        let result = self.inner.end_session(user_id, session_id).await;
+    async fn end_session(&self, session_id: SessionId, user_id: UserId) -> Result<(), StoreError> {
+        let result = self.inner.end_session(session_id, user_id).await;
         after_write(self.cache.as_ref(), result, |()| vec![user_gen(user_id)]).await
     }
-    async fn end_other_sessions(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+    async fn end_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError> {
         let result = self.inner.end_other_sessions(user_id, keep).await;
         after_write(self.cache.as_ref(), result, |_| vec![user_gen(user_id)]).await
     }
-    async fn list_sessions(&self, user_id: i64) -> Result<Vec<Session>, StoreError> {
+    async fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
         self.inner.list_sessions(user_id).await
     }
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
@@ -164,37 +173,37 @@ impl Store for CachedStore {
 
     async fn open_direct_conversation(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<(Conversation, bool), StoreError> {
         // A new conversation has no messages: every history page of the pair stays right.
         self.inner.open_direct_conversation(a, b).await
     }
     async fn direct_conversation(
         &self,
-        a: i64,
-        b: i64,
+        a: UserId,
+        b: UserId,
     ) -> Result<Option<Conversation>, StoreError> {
         self.inner.direct_conversation(a, b).await
     }
     async fn member_conversation(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<MemberConversation>, StoreError> {
         self.inner.member_conversation(conversation_id, user).await
     }
     async fn conversation_summary(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> Result<Option<ConversationSummary>, StoreError> {
         self.inner.conversation_summary(conversation_id, user).await
     }
     async fn list_conversations(
         &self,
-        user: i64,
-        after: Option<(Timestamp, i64)>,
+        user: UserId,
+        after: Option<(Timestamp, ConversationId)>,
         limit: i64,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
         self.inner.list_conversations(user, after, limit).await
@@ -202,8 +211,8 @@ impl Store for CachedStore {
 
     async fn send_direct_message(
         &self,
-        sender: i64,
-        recipient: i64,
+        sender: UserId,
+        recipient: UserId,
         content: &str,
     ) -> Result<Message, StoreError> {
         let result = self
@@ -214,8 +223,8 @@ impl Store for CachedStore {
     }
     async fn send_message(
         &self,
-        conversation_id: i64,
-        sender: i64,
+        conversation_id: ConversationId,
+        sender: UserId,
         content: &str,
         idempotency: Option<Idempotency<'_>>,
     ) -> Result<SendOutcome, StoreError> {
@@ -233,27 +242,30 @@ impl Store for CachedStore {
     async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.inner.purge_idempotency_keys(before).await
     }
-    async fn message_by_id(&self, id: i64) -> Result<Option<Message>, StoreError> {
+    async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         self.inner.message_by_id(id).await
     }
     async fn edit_message(
         &self,
-        id: i64,
-        editor: i64,
+        id: MessageId,
+        editor: UserId,
         content: &str,
     ) -> Result<Message, StoreError> {
         let result = self.inner.edit_message(id, editor, content).await;
         after_write(self.cache.as_ref(), result, pair_of).await
     }
-    async fn message_versions(&self, id: i64) -> Result<Vec<(String, Timestamp)>, StoreError> {
+    async fn message_versions(
+        &self,
+        id: MessageId,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
         self.inner.message_versions(id).await
     }
-    async fn delete_message(&self, id: i64, sender: i64) -> Result<Message, StoreError> {
+    async fn delete_message(&self, id: MessageId, sender: UserId) -> Result<Message, StoreError> {
         let result = self.inner.delete_message(id, sender).await;
         after_write(self.cache.as_ref(), result, pair_of).await
     }
     /// Hiding returns nothing, so the message's pair is looked up first (it never changes).
-    async fn hide_message(&self, id: i64, user: i64) -> Result<(), StoreError> {
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), StoreError> {
         let message = self.inner.message_by_id(id).await?;
         let result = self.inner.hide_message(id, user).await;
         after_write(self.cache.as_ref(), result, |()| {
@@ -263,8 +275,8 @@ impl Store for CachedStore {
     }
     async fn conversation_messages(
         &self,
-        conversation_id: i64,
-        viewer: i64,
+        conversation_id: ConversationId,
+        viewer: UserId,
         window: HistoryWindow,
         limit: i64,
     ) -> Result<MessageWindow, StoreError> {
@@ -272,13 +284,17 @@ impl Store for CachedStore {
             .conversation_messages(conversation_id, viewer, window, limit)
             .await
     }
-    async fn read_state(&self, conversation_id: i64, user: i64) -> Result<ReadState, StoreError> {
+    async fn read_state(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> Result<ReadState, StoreError> {
         self.inner.read_state(conversation_id, user).await
     }
     async fn mark_read(
         &self,
-        conversation_id: i64,
-        user: i64,
+        conversation_id: ConversationId,
+        user: UserId,
         seq: i64,
     ) -> Result<ReadState, StoreError> {
         // Read positions are not part of any cached entry.
@@ -286,7 +302,7 @@ impl Store for CachedStore {
     }
     async fn messages_of_user(
         &self,
-        user: i64,
+        user: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Message>, StoreError> {
@@ -296,8 +312,8 @@ impl Store for CachedStore {
     /// never cut from a smaller one and `total` is always the one read with the page.
     async fn direct_history(
         &self,
-        user: i64,
-        peer: i64,
+        user: UserId,
+        peer: UserId,
         limit: i64,
         offset: i64,
     ) -> Result<Page<Message>, StoreError> {

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use missive_store::{Timestamp, User};
+use missive_store::{SessionId, Timestamp, User};
 
 use crate::auth::TokenSubject;
 use crate::error::{ApiError, ErrorCode};
@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 pub struct AuthUser {
     pub user: User,
-    pub session_id: i64,
+    pub session_id: SessionId,
 }
 
 /// A session's "last used" time is written at most this often, not on every request.
@@ -67,7 +67,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 /// Records the session's use off the request path: a lost update only makes "last used" a
 /// minute staler.
-fn record_use(state: &AppState, session_id: i64) {
+fn record_use(state: &AppState, session_id: SessionId) {
     let state = state.clone();
     state.tasks().clone().spawn(async move {
         if let Err(err) = state.store().touch_session(session_id).await {

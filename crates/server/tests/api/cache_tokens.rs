@@ -241,7 +241,10 @@ async fn deleting_a_user_refuses_their_cached_token_and_empties_cached_pages() {
             "{label}"
         );
 
-        store.delete_user(alice).await.unwrap();
+        store
+            .delete_user(missive_store::UserId(alice))
+            .await
+            .unwrap();
         let refused = app
             .get(&format!("/messages?peer_id={bob}"), Some(&alice_token))
             .await;

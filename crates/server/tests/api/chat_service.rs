@@ -344,7 +344,11 @@ async fn the_token_of_a_deleted_user_is_rejected() {
     for app in apps().await {
         let (alice_id, alice) = app.chat_user("alice").await;
         let (bob_id, _) = app.chat_user("bob").await;
-        app.db.store().delete_user(alice_id).await.unwrap();
+        app.db
+            .store()
+            .delete_user(missive_store::UserId(alice_id))
+            .await
+            .unwrap();
 
         let sending = send(&app, &alice, bob_id, "still here?").await;
         let reading = history(&app, &alice, bob_id, "").await;

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use async_trait::async_trait;
 use missive_store::testing::TestDb;
 use missive_store::{
-    AccountChanges, Conversation, ConversationSummary, HistoryWindow, Idempotency,
-    MemberConversation, Message, MessageWindow, NewUser, Page, ReadState, RefreshOutcome,
-    SendOutcome, Session, SessionUser, SqlStore, Store, StoreError, Timestamp, User,
+    AccountChanges, Conversation, ConversationId, ConversationSummary, HistoryWindow, Idempotency,
+    MemberConversation, Message, MessageId, MessageWindow, NewUser, Page, ReadState,
+    RefreshOutcome, SendOutcome, Session, SessionId, SessionUser, SqlStore, Store, StoreError,
+    Timestamp, User, UserId,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -60,39 +61,39 @@ macro_rules! checked_delegation {
 checked_delegation! {
     fn ping(&self) -> ();
     fn create_user(&self, user: NewUser) -> User;
-    fn user_by_id(&self, id: i64) -> Option<User>;
+    fn user_by_id(&self, id: UserId) -> Option<User>;
     fn user_by_email(&self, email: &str) -> Option<User>;
     fn user_by_username(&self, username: &str) -> Option<User>;
-    fn touch_user(&self, id: i64) -> Timestamp;
-    fn delete_user(&self, id: i64) -> ();
-    fn update_account(&self, id: i64, changes: AccountChanges) -> User;
+    fn touch_user(&self, id: UserId) -> Timestamp;
+    fn delete_user(&self, id: UserId) -> ();
+    fn update_account(&self, id: UserId, changes: AccountChanges) -> User;
     fn search_users(&self, prefix: &str, limit: i64) -> Vec<User>;
-    fn create_session(&self, user: i64, agent: Option<&str>, refresh: Option<&str>, until: Timestamp) -> Session;
-    fn session_user(&self, session: i64, user: i64) -> Option<SessionUser>;
-    fn touch_session(&self, session: i64) -> ();
+    fn create_session(&self, user: UserId, agent: Option<&str>, refresh: Option<&str>, until: Timestamp) -> Session;
+    fn session_user(&self, session: SessionId, user: UserId) -> Option<SessionUser>;
+    fn touch_session(&self, session: SessionId) -> ();
     fn rotate_refresh_token(&self, presented: &str, new: &str, until: Timestamp) -> RefreshOutcome;
-    fn end_session(&self, user: i64, session: i64) -> ();
-    fn end_other_sessions(&self, user: i64, keep: Option<i64>) -> u64;
-    fn list_sessions(&self, user: i64) -> Vec<Session>;
+    fn end_session(&self, session: SessionId, user: UserId) -> ();
+    fn end_other_sessions(&self, user: UserId, keep: Option<SessionId>) -> u64;
+    fn list_sessions(&self, user: UserId) -> Vec<Session>;
     fn purge_sessions(&self, before: Timestamp) -> u64;
-    fn open_direct_conversation(&self, a: i64, b: i64) -> (Conversation, bool);
-    fn direct_conversation(&self, a: i64, b: i64) -> Option<Conversation>;
-    fn member_conversation(&self, id: i64, user: i64) -> Option<MemberConversation>;
-    fn conversation_summary(&self, id: i64, user: i64) -> Option<ConversationSummary>;
-    fn list_conversations(&self, user: i64, after: Option<(Timestamp, i64)>, limit: i64) -> Vec<ConversationSummary>;
-    fn send_direct_message(&self, from: i64, to: i64, text: &str) -> Message;
-    fn send_message(&self, id: i64, from: i64, text: &str, key: Option<Idempotency<'_>>) -> SendOutcome;
+    fn open_direct_conversation(&self, a: UserId, b: UserId) -> (Conversation, bool);
+    fn direct_conversation(&self, a: UserId, b: UserId) -> Option<Conversation>;
+    fn member_conversation(&self, id: ConversationId, user: UserId) -> Option<MemberConversation>;
+    fn conversation_summary(&self, id: ConversationId, user: UserId) -> Option<ConversationSummary>;
+    fn list_conversations(&self, user: UserId, after: Option<(Timestamp, ConversationId)>, limit: i64) -> Vec<ConversationSummary>;
+    fn send_direct_message(&self, from: UserId, to: UserId, text: &str) -> Message;
+    fn send_message(&self, id: ConversationId, from: UserId, text: &str, key: Option<Idempotency<'_>>) -> SendOutcome;
     fn purge_idempotency_keys(&self, before: Timestamp) -> u64;
-    fn message_by_id(&self, id: i64) -> Option<Message>;
-    fn edit_message(&self, id: i64, editor: i64, text: &str) -> Message;
-    fn message_versions(&self, id: i64) -> Vec<(String, Timestamp)>;
-    fn delete_message(&self, id: i64, sender: i64) -> Message;
-    fn hide_message(&self, id: i64, user: i64) -> ();
-    fn conversation_messages(&self, id: i64, viewer: i64, window: HistoryWindow, limit: i64) -> MessageWindow;
-    fn read_state(&self, id: i64, user: i64) -> ReadState;
-    fn mark_read(&self, id: i64, user: i64, seq: i64) -> ReadState;
-    fn messages_of_user(&self, user: i64, limit: i64, offset: i64) -> Vec<Message>;
-    fn direct_history(&self, user: i64, peer: i64, limit: i64, offset: i64) -> Page<Message>;
+    fn message_by_id(&self, id: MessageId) -> Option<Message>;
+    fn edit_message(&self, id: MessageId, editor: UserId, text: &str) -> Message;
+    fn message_versions(&self, id: MessageId) -> Vec<(String, Timestamp)>;
+    fn delete_message(&self, id: MessageId, sender: UserId) -> Message;
+    fn hide_message(&self, id: MessageId, user: UserId) -> ();
+    fn conversation_messages(&self, id: ConversationId, viewer: UserId, window: HistoryWindow, limit: i64) -> MessageWindow;
+    fn read_state(&self, id: ConversationId, user: UserId) -> ReadState;
+    fn mark_read(&self, id: ConversationId, user: UserId, seq: i64) -> ReadState;
+    fn messages_of_user(&self, user: UserId, limit: i64, offset: i64) -> Vec<Message>;
+    fn direct_history(&self, user: UserId, peer: UserId, limit: i64, offset: i64) -> Page<Message>;
 }
 
 pub(crate) async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {

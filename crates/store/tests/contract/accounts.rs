@@ -1,5 +1,6 @@
 //! Accounts: creating, finding, touching, naming, searching and deleting users.
 
+use missive_store::UserId;
 use missive_store::testing::TestDb;
 use missive_store::{AccountChanges, ConflictKind, Store, StoreError, User};
 
@@ -37,7 +38,11 @@ async fn created_user_is_found_by_id_email_and_username_ignoring_case() {
         assert!(all_alice, "{b:?}: lookups ignore case: {found:?}");
         let stored = store.user_by_id(nobody.id).await.must(b);
         assert_eq!(stored.must(b).full_name, None, "{b:?}: no full name");
-        assert_eq!(store.user_by_id(UNKNOWN).await.must(b), None, "{b:?}");
+        assert_eq!(
+            store.user_by_id(UserId(UNKNOWN)).await.must(b),
+            None,
+            "{b:?}"
+        );
         assert_eq!(store.user_by_email("x@y.test").await.must(b), None, "{b:?}");
         assert_eq!(store.user_by_username("ghost").await.must(b), None, "{b:?}");
     }
@@ -88,7 +93,7 @@ async fn touch_user_moves_last_active_forward_and_rejects_unknown_ids() {
             "{b:?}: the time returned is the one stored"
         );
         assert_eq!(touched.created_at, alice.created_at, "{b:?}");
-        assert_not_found(store.touch_user(UNKNOWN).await, b);
+        assert_not_found(store.touch_user(UserId(UNKNOWN)).await, b);
     }
 }
 
@@ -119,7 +124,7 @@ async fn delete_user_removes_their_conversations_and_messages_only() {
         let left = history(&store, &bob, &alice, 10, 0).await;
         assert_eq!(summary(&left), (vec![], 0), "{b:?}: no history left");
         assert_not_found(store.delete_user(alice.id).await, b);
-        assert_not_found(store.delete_user(UNKNOWN).await, b);
+        assert_not_found(store.delete_user(UserId(UNKNOWN)).await, b);
         let again = store.create_user(new_user("alice")).await;
         assert!(again.is_ok(), "{b:?}: name and e-mail free: {again:?}");
     }
@@ -139,7 +144,7 @@ async fn a_name_change_sets_and_clears_the_display_name_only() {
             .await
             .must(b);
         let cleared = set_name(&store, alice.id, None).await.must(b);
-        let unknown = set_name(&store, UNKNOWN, Some("Ghost")).await;
+        let unknown = set_name(&store, UserId(UNKNOWN), Some("Ghost")).await;
 
         let mut expected = alice.clone();
         expected.full_name = Some("Alice Liddell".into());

@@ -2,6 +2,7 @@
 
 use futures::future::join_all;
 use missive_store::testing::TestDb;
+use missive_store::{ConversationId, UserId};
 use missive_store::{ConversationSummary, SqlStore, Store, Timestamp, User};
 
 use crate::{Must, UNKNOWN, assert_not_found, find, history, open, post, send, tick, users};
@@ -50,12 +51,16 @@ async fn open_direct_conversation_with_an_unknown_user_is_not_found() {
         let (store, b) = (db.store(), db.backend());
         let [alice] = users(&store, ["alice"]).await;
 
-        let forward = store.open_direct_conversation(alice.id, UNKNOWN).await;
-        let backward = store.open_direct_conversation(UNKNOWN, alice.id).await;
+        let forward = store
+            .open_direct_conversation(alice.id, UserId(UNKNOWN))
+            .await;
+        let backward = store
+            .open_direct_conversation(UserId(UNKNOWN), alice.id)
+            .await;
 
         assert_not_found(forward, b);
         assert_not_found(backward, b);
-        let created = find(&store, alice.id, UNKNOWN).await;
+        let created = find(&store, alice.id, UserId(UNKNOWN)).await;
         assert_eq!(created, None, "{b:?}: nothing created");
     }
 }
@@ -109,7 +114,7 @@ async fn listed(store: &SqlStore, user: &User, limit: i64) -> Vec<ConversationSu
     list.must(store.backend())
 }
 
-fn ids(list: &[ConversationSummary]) -> Vec<i64> {
+fn ids(list: &[ConversationSummary]) -> Vec<ConversationId> {
     list.iter().map(|c| c.id).collect()
 }
 
@@ -127,7 +132,9 @@ async fn member_conversation_is_found_by_its_members_only() {
         let as_alice = store.member_conversation(convo.id, alice.id).await;
         let as_bob = store.member_conversation(convo.id, bob.id).await;
         let as_carol = store.member_conversation(convo.id, carol.id).await;
-        let unknown = store.member_conversation(UNKNOWN, alice.id).await;
+        let unknown = store
+            .member_conversation(ConversationId(UNKNOWN), alice.id)
+            .await;
 
         let current = find(&store, alice.id, bob.id).await.must(b);
         assert_eq!(current.last_seq, 3, "{b:?}");
@@ -188,7 +195,7 @@ async fn conversation_list_names_the_peer_from_either_side() {
         let peer = |c: &ConversationSummary| {
             (c.peer_id, c.peer_username.clone(), c.peer_full_name.clone())
         };
-        let alice_as_peer: (i64, String, Option<String>) =
+        let alice_as_peer: (UserId, String, Option<String>) =
             (alice.id, "alice".into(), Some("alice Example".into()));
         let peers: Vec<_> = alices.iter().map(peer).collect();
         let expected = [alice_as_peer.clone(), (bob.id, "bob".into(), None)];
@@ -259,7 +266,8 @@ async fn conversation_list_cursor_pages_return_every_conversation_once() {
             paged, whole,
             "{b:?}: pages add up to the whole list, once each"
         );
-        let keys: Vec<(Timestamp, i64)> = whole.iter().map(|c| (c.activity_at, c.id)).collect();
+        let keys: Vec<(Timestamp, ConversationId)> =
+            whole.iter().map(|c| (c.activity_at, c.id)).collect();
         let descending = keys.windows(2).all(|w| w[0] > w[1]);
         assert!(descending, "{b:?}: strictly newest first: {keys:?}");
     }
@@ -311,7 +319,10 @@ async fn conversation_summary_is_the_list_entry_for_members_and_none_otherwise()
         let alices = store.conversation_summary(convo, alice.id).await.must(b);
         let bobs = store.conversation_summary(convo, bob.id).await.must(b);
         let carols = store.conversation_summary(convo, carol.id).await.must(b);
-        let unknown = store.conversation_summary(UNKNOWN, alice.id).await.must(b);
+        let unknown = store
+            .conversation_summary(ConversationId(UNKNOWN), alice.id)
+            .await
+            .must(b);
 
         let listed_for_alice = listed(&store, &alice, 10).await;
         let entry = listed_for_alice.iter().find(|c| c.id == convo);

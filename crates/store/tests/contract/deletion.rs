@@ -1,5 +1,6 @@
 //! Deleting a message for everyone (a tombstone keeps its seq) and hiding it for oneself.
 
+use missive_store::MessageId;
 use missive_store::testing::TestDb;
 use missive_store::{HistoryWindow, Store};
 
@@ -59,7 +60,7 @@ async fn only_the_sender_deletes_and_deleting_twice_changes_nothing() {
         );
         assert_eq!(second, first, "{b:?}: the same tombstone");
         assert_not_found(store.delete_message(message.id, bob.id).await, b);
-        assert_not_found(store.delete_message(UNKNOWN, alice.id).await, b);
+        assert_not_found(store.delete_message(MessageId(UNKNOWN), alice.id).await, b);
         let edited = store.edit_message(message.id, alice.id, "revived?").await;
         assert_not_found(edited, b);
         let stored = store.message_by_id(message.id).await.must(b);
@@ -129,7 +130,7 @@ async fn only_members_can_hide_a_message() {
         let message = send(&store, &alice, &bob, "private").await;
 
         let by_carol = store.hide_message(message.id, carol.id).await;
-        let unknown = store.hide_message(UNKNOWN, alice.id).await;
+        let unknown = store.hide_message(MessageId(UNKNOWN), alice.id).await;
         let by_sender = store.hide_message(message.id, alice.id).await;
 
         assert_not_found(by_carol, b);

@@ -1,5 +1,6 @@
 //! Reading a conversation by `seq` windows, the keyset pagination of `/v1`.
 
+use missive_store::ConversationId;
 use std::time::Duration;
 
 use missive_store::testing::TestDb;
@@ -11,7 +12,12 @@ use HistoryWindow::{After, Before, Latest};
 
 /// Reads forward from `after` in pages of `size` until a page says there is no more; returns
 /// every seq read and how many pages it took.
-async fn walk(store: &SqlStore, conversation: i64, viewer: &User, after: i64) -> (Vec<i64>, usize) {
+async fn walk(
+    store: &SqlStore,
+    conversation: ConversationId,
+    viewer: &User,
+    after: i64,
+) -> (Vec<i64>, usize) {
     let (mut seen, mut pages, mut cursor) = (Vec::new(), 0, after);
     loop {
         let page = window(store, conversation, viewer, After(cursor), 7).await;

@@ -2,6 +2,7 @@
 
 use futures::future::join_all;
 use missive_store::testing::TestDb;
+use missive_store::{ConversationId, UserId};
 use missive_store::{Idempotency, Message, SendOutcome, SqlStore, Store, Timestamp, User};
 
 use crate::{Must, UNKNOWN, assert_not_found, history, last_seq, open, post, seqs, tick, users};
@@ -16,7 +17,12 @@ fn key<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
     }
 }
 
-async fn send_keyed(store: &SqlStore, to: i64, from: &User, idem: Idempotency<'_>) -> SendOutcome {
+async fn send_keyed(
+    store: &SqlStore,
+    to: ConversationId,
+    from: &User,
+    idem: Idempotency<'_>,
+) -> SendOutcome {
     let content = format!("sent with {}", idem.key);
     let sent = store.send_message(to, from.id, &content, Some(idem)).await;
     sent.must(store.backend())
@@ -74,8 +80,10 @@ async fn sending_as_a_non_member_or_to_an_unknown_conversation_takes_no_seq() {
         let keyed = store
             .send_message(convo, carol.id, "hi", Some(key("k", "h")))
             .await;
-        let nowhere = store.send_message(UNKNOWN, alice.id, "hi", None).await;
-        let nobody = store.send_message(convo, UNKNOWN, "hi", None).await;
+        let nowhere = store
+            .send_message(ConversationId(UNKNOWN), alice.id, "hi", None)
+            .await;
+        let nobody = store.send_message(convo, UserId(UNKNOWN), "hi", None).await;
 
         for refused in [intruder, keyed, nowhere, nobody] {
             assert_not_found(refused, b);

@@ -20,7 +20,9 @@ use std::time::Duration;
 use missive_store::{
     AccountChanges, Page, ReadState, SendOutcome, SqlStore, Store, StoreError, User,
 };
-use missive_store::{Backend, Conversation, HistoryWindow, Message, MessageWindow, NewUser};
+use missive_store::{
+    Backend, Conversation, ConversationId, HistoryWindow, Message, MessageWindow, NewUser, UserId,
+};
 
 /// An id no test ever creates.
 const UNKNOWN: i64 = 9_999_999;
@@ -79,7 +81,12 @@ async fn send(store: &SqlStore, from: &User, to: &User, content: &str) -> Messag
 }
 
 /// Sends into a conversation without an idempotency key; the send must create a message.
-async fn post(store: &SqlStore, conversation: i64, from: &User, content: &str) -> Message {
+async fn post(
+    store: &SqlStore,
+    conversation: ConversationId,
+    from: &User,
+    content: &str,
+) -> Message {
     let b = store.backend();
     let sent = store
         .send_message(conversation, from.id, content, None)
@@ -91,7 +98,7 @@ async fn post(store: &SqlStore, conversation: i64, from: &User, content: &str) -
 }
 
 /// Sends `n` messages into a conversation, alternating between `a` and `b` (`a` first).
-async fn post_many(store: &SqlStore, conversation: i64, a: &User, b: &User, n: usize) {
+async fn post_many(store: &SqlStore, conversation: ConversationId, a: &User, b: &User, n: usize) {
     for i in 0..n {
         let from = [a, b][i % 2];
         post(store, conversation, from, &format!("m{}", i + 1)).await;
@@ -103,7 +110,7 @@ async fn open(store: &SqlStore, a: &User, b: &User) -> Conversation {
     opened.must(store.backend()).0
 }
 
-async fn find(store: &SqlStore, a: i64, b: i64) -> Option<Conversation> {
+async fn find(store: &SqlStore, a: UserId, b: UserId) -> Option<Conversation> {
     store.direct_conversation(a, b).await.must(store.backend())
 }
 
@@ -117,7 +124,7 @@ async fn history(store: &SqlStore, a: &User, b: &User, limit: i64, offset: i64) 
     page.must(store.backend())
 }
 
-async fn of_user(store: &SqlStore, user: i64, limit: i64, offset: i64) -> Vec<String> {
+async fn of_user(store: &SqlStore, user: UserId, limit: i64, offset: i64) -> Vec<String> {
     let listed = store.messages_of_user(user, limit, offset).await;
     let messages = listed.must(store.backend());
     messages.into_iter().map(|m| m.content).collect()
@@ -125,7 +132,7 @@ async fn of_user(store: &SqlStore, user: i64, limit: i64, offset: i64) -> Vec<St
 
 async fn window(
     store: &SqlStore,
-    conversation: i64,
+    conversation: ConversationId,
     viewer: &User,
     window: HistoryWindow,
     limit: i64,
@@ -134,7 +141,7 @@ async fn window(
     read.await.must(store.backend())
 }
 
-async fn read_state(store: &SqlStore, conversation: i64, user: &User) -> ReadState {
+async fn read_state(store: &SqlStore, conversation: ConversationId, user: &User) -> ReadState {
     let state = store.read_state(conversation, user.id).await;
     state.must(store.backend())
 }
@@ -160,7 +167,7 @@ fn span(window: &MessageWindow) -> (Vec<i64>, bool) {
 /// Sets or clears a user's display name.
 pub async fn set_name(
     store: &SqlStore,
-    id: i64,
+    id: UserId,
     full_name: Option<&str>,
 ) -> Result<User, StoreError> {
     let change = AccountChanges {

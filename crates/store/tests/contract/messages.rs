@@ -4,6 +4,7 @@
 use futures::future::join_all;
 use missive_store::testing::TestDb;
 use missive_store::{Message, Store};
+use missive_store::{MessageId, UserId};
 
 use crate::{Must, UNKNOWN, assert_not_found, contents, find, history, of_user, send, seqs};
 use crate::{summary, users};
@@ -36,7 +37,11 @@ async fn send_numbers_messages_per_conversation_and_names_the_recipient() {
             let stored = store.message_by_id(message.id).await.must(b);
             assert_eq!(stored, Some(message), "{b:?}: stored as returned");
         }
-        assert_eq!(store.message_by_id(UNKNOWN).await.must(b), None, "{b:?}");
+        assert_eq!(
+            store.message_by_id(MessageId(UNKNOWN)).await.must(b),
+            None,
+            "{b:?}"
+        );
     }
 }
 
@@ -46,12 +51,16 @@ async fn sending_to_or_from_an_unknown_user_is_not_found_and_opens_nothing() {
         let (store, b) = (db.store(), db.backend());
         let [alice] = users(&store, ["alice"]).await;
 
-        let to_nobody = store.send_direct_message(alice.id, UNKNOWN, "hello?").await;
-        let from_nobody = store.send_direct_message(UNKNOWN, alice.id, "boo").await;
+        let to_nobody = store
+            .send_direct_message(alice.id, UserId(UNKNOWN), "hello?")
+            .await;
+        let from_nobody = store
+            .send_direct_message(UserId(UNKNOWN), alice.id, "boo")
+            .await;
 
         assert_not_found(to_nobody, b);
         assert_not_found(from_nobody, b);
-        let opened = find(&store, alice.id, UNKNOWN).await;
+        let opened = find(&store, alice.id, UserId(UNKNOWN)).await;
         assert_eq!(opened, None, "{b:?}: nothing opened");
         let listed = of_user(&store, alice.id, 10, 0).await;
         assert!(listed.is_empty(), "{b:?}: nothing sent: {listed:?}");
@@ -135,7 +144,12 @@ async fn only_the_sender_can_edit_and_earlier_contents_are_kept_in_order() {
         let unedited = send(&store, &bob, &alice, "reply").await;
 
         assert_not_found(store.edit_message(original.id, bob.id, "hijack").await, b);
-        assert_not_found(store.edit_message(UNKNOWN, alice.id, "ghost").await, b);
+        assert_not_found(
+            store
+                .edit_message(MessageId(UNKNOWN), alice.id, "ghost")
+                .await,
+            b,
+        );
         let untouched = store.message_by_id(original.id).await.must(b);
         assert_eq!(untouched.as_ref(), Some(&original), "{b:?}: unchanged");
         let none_yet = store.message_versions(original.id).await.must(b);
@@ -158,7 +172,7 @@ async fn only_the_sender_can_edit_and_earlier_contents_are_kept_in_order() {
         assert_eq!(kept, ["v1", "v2"], "{b:?}: earlier contents, oldest first");
         assert!(versions[0].1 <= versions[1].1, "{b:?}: replaced in order");
         assert_eq!(versions[1].1, edited_at, "{b:?}: replaced by the last edit");
-        for id in [unedited.id, UNKNOWN] {
+        for id in [unedited.id, MessageId(UNKNOWN)] {
             let none = store.message_versions(id).await.must(b);
             assert!(none.is_empty(), "{b:?}: no versions: {none:?}");
         }
@@ -182,7 +196,7 @@ async fn messages_of_user_are_the_newest_window_listed_oldest_first() {
         let newest = of_user(&store, alice.id, 2, 0).await;
         let page = of_user(&store, alice.id, 2, 1).await;
         let past_end = of_user(&store, alice.id, 10, 4).await;
-        let stranger = of_user(&store, UNKNOWN, 10, 0).await;
+        let stranger = of_user(&store, UserId(UNKNOWN), 10, 0).await;
 
         assert_eq!(all, ["a1", "a2", "a3", "a4"], "{b:?}: oldest first");
         assert_eq!(newest, ["a3", "a4"], "{b:?}: the window ends at the newest");
@@ -221,7 +235,10 @@ async fn direct_history_is_newest_first_paginated_and_limited_to_the_pair() {
         assert_eq!(seqs(&whole.items), [5, 4, 3, 2, 1], "{b:?}: pair only");
         assert_eq!(summary(&beyond), (vec![], 5), "{b:?}: past the end");
         assert_eq!(summary(&with_carol), (vec!["ac1"], 1), "{b:?}");
-        let none = store.direct_history(alice.id, UNKNOWN, 10, 0).await.must(b);
+        let none = store
+            .direct_history(alice.id, UserId(UNKNOWN), 10, 0)
+            .await
+            .must(b);
         assert_eq!(summary(&none), (vec![], 0), "{b:?}: no conversation");
     }
 }

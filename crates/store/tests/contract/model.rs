@@ -2,6 +2,7 @@
 //! members' read states match a model kept here. The generator is seeded, so a failure names
 //! the operation that broke it and replays the same way every run.
 
+use missive_store::{ConversationId, MessageId};
 use std::fmt::Debug;
 
 use missive_store::testing::TestDb;
@@ -23,7 +24,7 @@ impl Rng {
 
 /// What the model knows of one message; members are 0 and 1.
 struct Sent {
-    id: i64,
+    id: MessageId,
     seq: i64,
     sender: usize,
     deleted: bool,
@@ -72,7 +73,7 @@ fn check_allowed<T: Debug>(result: Result<T, StoreError>, allowed: bool, b: Back
 /// Applies one random operation to the store and the model; returns what it did.
 async fn step(
     store: &SqlStore,
-    convo: i64,
+    convo: ConversationId,
     members: &[User; 2],
     model: &mut Model,
     rng: &mut Rng,

@@ -1,5 +1,6 @@
 //! Read positions and the unread counts derived from them.
 
+use missive_store::ConversationId;
 use missive_store::testing::TestDb;
 use missive_store::{ReadState, Store};
 
@@ -97,8 +98,11 @@ async fn read_state_and_mark_read_are_not_found_for_non_members() {
 
         assert_not_found(store.read_state(convo, carol.id).await, b);
         assert_not_found(store.mark_read(convo, carol.id, 1).await, b);
-        assert_not_found(store.read_state(UNKNOWN, alice.id).await, b);
-        assert_not_found(store.mark_read(UNKNOWN, alice.id, 1).await, b);
+        assert_not_found(store.read_state(ConversationId(UNKNOWN), alice.id).await, b);
+        assert_not_found(
+            store.mark_read(ConversationId(UNKNOWN), alice.id, 1).await,
+            b,
+        );
 
         let bobs = read_state(&store, convo, &bob).await;
         assert_eq!(bobs, state(0, 1), "{b:?}: members unaffected");

@@ -2,6 +2,7 @@
 
 use futures::future::join_all;
 use missive_store::testing::TestDb;
+use missive_store::{SessionId, UserId};
 use std::time::Duration;
 
 use missive_store::{AccountChanges, RefreshOutcome, Session, SqlStore, Store, Timestamp, User};
@@ -27,7 +28,7 @@ async fn rotate(store: &SqlStore, presented: &str, new: &str) -> RefreshOutcome 
     outcome.must(store.backend())
 }
 
-async fn open_ids(store: &SqlStore, user: &User) -> Vec<i64> {
+async fn open_ids(store: &SqlStore, user: &User) -> Vec<SessionId> {
     let open = store.list_sessions(user.id).await.must(store.backend());
     open.iter().map(|s| s.id).collect()
 }
@@ -74,7 +75,10 @@ async fn session_user_is_none_for_another_user_or_an_unknown_session() {
         let alices = session(&store, &alice, None).await;
 
         let as_bob = store.session_user(alices.id, bob.id).await.must(b);
-        let unknown = store.session_user(UNKNOWN, alice.id).await.must(b);
+        let unknown = store
+            .session_user(SessionId(UNKNOWN), alice.id)
+            .await
+            .must(b);
 
         assert!(as_bob.is_none(), "{b:?}: not bob's session: {as_bob:?}");
         assert!(unknown.is_none(), "{b:?}: no such session: {unknown:?}");
@@ -170,7 +174,7 @@ async fn unknown_tokens_and_tokens_of_ended_sessions_are_unknown() {
         let [alice] = users(&store, ["alice"]).await;
         let ended = session(&store, &alice, Some("t1")).await;
         rotate(&store, "t1", "t2").await;
-        store.end_session(alice.id, ended.id).await.must(b);
+        store.end_session(ended.id, alice.id).await.must(b);
 
         let never_issued = rotate(&store, "never-issued", "x1").await;
         let unspent = rotate(&store, "t2", "x2").await;
@@ -237,15 +241,15 @@ async fn end_session_ends_only_an_open_session_of_its_own_user() {
         let second = session(&store, &alice, None).await;
         let bobs = session(&store, &bob, None).await;
 
-        assert_not_found(store.end_session(bob.id, first.id).await, b);
+        assert_not_found(store.end_session(first.id, bob.id).await, b);
         assert!(is_open(&store, &first).await, "{b:?}: bob cannot end it");
-        store.end_session(alice.id, first.id).await.must(b);
+        store.end_session(first.id, alice.id).await.must(b);
 
         assert!(!is_open(&store, &first).await, "{b:?}: ended");
         assert!(is_open(&store, &second).await, "{b:?}: her other one");
         assert!(is_open(&store, &bobs).await, "{b:?}: bob's");
-        assert_not_found(store.end_session(alice.id, first.id).await, b);
-        assert_not_found(store.end_session(alice.id, UNKNOWN).await, b);
+        assert_not_found(store.end_session(first.id, alice.id).await, b);
+        assert_not_found(store.end_session(SessionId(UNKNOWN), alice.id).await, b);
     }
 }
 
@@ -289,7 +293,7 @@ async fn list_sessions_shows_open_sessions_most_recently_used_first() {
 
         let before = open_ids(&store, &alice).await;
         store.touch_session(oldest).await.must(b);
-        store.end_session(alice.id, middle).await.must(b);
+        store.end_session(middle, alice.id).await.must(b);
 
         assert_eq!(before, [newest, middle, oldest], "{b:?}: newest first");
         assert_eq!(open_ids(&store, &alice).await, [oldest, newest], "{b:?}");
@@ -337,7 +341,7 @@ async fn a_password_change_replaces_the_hash_and_ends_every_other_session() {
             password: Some(("x".into(), current.id)),
             ..AccountChanges::default()
         };
-        assert_not_found(store.update_account(UNKNOWN, change).await, b);
+        assert_not_found(store.update_account(UserId(UNKNOWN), change).await, b);
     }
 }
 
@@ -413,7 +417,7 @@ async fn purging_deletes_only_sessions_that_ended_or_expired_before_the_cutoff()
             .await
             .must(b);
         let ended = session(&store, &alice, None).await;
-        store.end_session(alice.id, ended.id).await.must(b);
+        store.end_session(ended.id, alice.id).await.must(b);
         let open = session(&store, &alice, None).await;
 
         let purged = store

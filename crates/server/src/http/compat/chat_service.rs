@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use missive_store::{Message, User};
+use missive_store::{Message, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -62,7 +62,7 @@ pub struct UserPublic {
 impl From<User> for UserPublic {
     fn from(user: User) -> Self {
         Self {
-            id: user.id,
+            id: user.id.get(),
             username: user.username,
             email: user.email,
             created_at: user.created_at.to_datetime(),
@@ -113,9 +113,9 @@ pub struct MessageOut {
 impl From<Message> for MessageOut {
     fn from(message: Message) -> Self {
         Self {
-            id: message.id,
-            sender_id: message.sender_id,
-            recipient_id: message.recipient_id,
+            id: message.id.get(),
+            sender_id: message.sender_id.get(),
+            recipient_id: message.recipient_id.get(),
             content: message.content,
             created_at: message.created_at.to_datetime(),
         }
@@ -220,7 +220,7 @@ async fn send(
         .all_valid()?;
     let message = state
         .store()
-        .send_direct_message(user.id, recipient, content.as_str())
+        .send_direct_message(user.id, UserId(recipient), content.as_str())
         .await
         .not_found_as(RECIPIENT_NOT_FOUND)?;
     Ok(Json(message.into()))
@@ -240,7 +240,7 @@ async fn history(
     let (limit, offset) = offset_page(params.limit, params.offset, DEFAULT_PAGE, MAX_PAGE)?;
     let page = state
         .store()
-        .direct_history(user.id, params.peer_id, limit, offset)
+        .direct_history(user.id, UserId(params.peer_id), limit, offset)
         .await?;
     Ok(Json(HistoryPage {
         messages: page.items.into_iter().map(MessageOut::from).collect(),

@@ -2,7 +2,7 @@
 //! strings and timestamps `YYYY-MM-DDTHH:MM:SS` (UTC), as its README shows.
 
 use axum::extract::{Path, State};
-use missive_store::{ConflictKind, Message, User};
+use missive_store::{ConflictKind, Message, MessageId, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -217,7 +217,7 @@ async fn send_message(
     let recipient = body.recipient_id.0.ok_or(RECIPIENT_NOT_FOUND)?;
     state
         .store()
-        .send_direct_message(user.id, recipient, content.as_str())
+        .send_direct_message(user.id, UserId(recipient), content.as_str())
         .await
         .not_found_as(RECIPIENT_NOT_FOUND)?;
     Ok(Json(SentResponse {
@@ -275,7 +275,7 @@ async fn update_message(
     let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
     let message = state
         .store()
-        .edit_message(id, user.id, content.as_str())
+        .edit_message(MessageId(id), user.id, content.as_str())
         .await
         .not_found_as(MESSAGE_NOT_FOUND)?;
     Ok(Json(message.into()))

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use missive_store::{StoreError, User};
+use missive_store::{SessionId, StoreError, User};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -159,7 +159,7 @@ async fn logout(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    match state.store().end_session(user.id, session_id).await {
+    match state.store().end_session(session_id, user.id).await {
         // Another request (a logout-all, say) ended it since its token was checked: what this
         // one asked for is done.
         Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
@@ -211,7 +211,7 @@ async fn end_session(
     let id = path_id(&id, NOT_FOUND)?;
     state
         .store()
-        .end_session(user.id, id)
+        .end_session(SessionId(id), user.id)
         .await
         .not_found_as(NOT_FOUND)?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use missive_store::{ConversationSummary, Timestamp};
+use missive_store::{ConversationId, ConversationSummary, Timestamp, UserId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -77,7 +77,7 @@ async fn open(
 ) -> Result<(StatusCode, Json<ConversationOut>), ApiError> {
     let store = state.store();
     let (conversation, created) = store
-        .open_direct_conversation(user.id, body.peer_id)
+        .open_direct_conversation(user.id, UserId(body.peer_id))
         .await
         .not_found_as(USER_NOT_FOUND)?;
     let status = if created {
@@ -138,7 +138,7 @@ async fn by_id(
     let id = path_id(&id, CONVERSATION_NOT_FOUND)?;
     let summary = state
         .store()
-        .conversation_summary(id, user.id)
+        .conversation_summary(ConversationId(id), user.id)
         .await?
         .ok_or(CONVERSATION_NOT_FOUND)?;
     Ok(Json(summary.into()))
@@ -164,7 +164,7 @@ async fn mark_read(
     }
     let read = state
         .store()
-        .mark_read(id, user.id, body.seq)
+        .mark_read(ConversationId(id), user.id, body.seq)
         .await
         .not_found_as(CONVERSATION_NOT_FOUND)?;
     Ok(Json(read.into()))
@@ -175,14 +175,14 @@ fn encode_cursor(summary: &ConversationSummary) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{}", summary.activity_at.0, summary.id))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(Timestamp, i64), FieldError> {
+fn decode_cursor(cursor: &str) -> Result<(Timestamp, ConversationId), FieldError> {
     let invalid = || FieldError::new("cursor", "is not a cursor this API gave out");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (activity, id) = text.split_once('.').ok_or_else(invalid)?;
     let activity = activity.parse().map_err(|_| invalid())?;
     let id = id.parse().map_err(|_| invalid())?;
-    Ok((Timestamp(activity), id))
+    Ok((Timestamp(activity), ConversationId(id)))
 }
 
 #[cfg(test)]
@@ -194,7 +194,7 @@ mod tests {
         let cursor = URL_SAFE_NO_PAD.encode("1700000000000000.42");
         assert_eq!(
             decode_cursor(&cursor),
-            Ok((Timestamp(1_700_000_000_000_000), 42))
+            Ok((Timestamp(1_700_000_000_000_000), ConversationId(42)))
         );
         for bad in ["", "!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("1.x")] {
             assert!(decode_cursor(bad).is_err(), "{bad}");

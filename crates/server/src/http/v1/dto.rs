@@ -2,7 +2,7 @@
 //! the API.
 
 use chrono::{DateTime, Utc};
-use missive_store::{ConversationSummary, Message, ReadState, Session, Timestamp, User};
+use missive_store::{ConversationSummary, Message, ReadState, Session, SessionId, Timestamp, User};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -21,7 +21,7 @@ pub struct Me {
 impl From<User> for Me {
     fn from(user: User) -> Self {
         Self {
-            id: user.id,
+            id: user.id.get(),
             username: user.username,
             email: user.email,
             full_name: user.full_name,
@@ -43,7 +43,7 @@ pub struct PublicUser {
 impl From<User> for PublicUser {
     fn from(user: User) -> Self {
         Self {
-            id: user.id,
+            id: user.id.get(),
             username: user.username,
             full_name: user.full_name,
         }
@@ -78,9 +78,9 @@ pub struct SessionOut {
 }
 
 impl SessionOut {
-    pub fn new(session: Session, current_session: i64) -> Self {
+    pub fn new(session: Session, current_session: SessionId) -> Self {
         Self {
-            id: session.id,
+            id: session.id.get(),
             created_at: session.created_at.to_datetime(),
             last_used_at: session.last_used_at.to_datetime(),
             user_agent: session.user_agent,
@@ -111,10 +111,10 @@ impl From<Message> for MessageOut {
     fn from(message: Message) -> Self {
         let deleted = message.deleted_at.is_some();
         Self {
-            id: message.id,
-            conversation_id: message.conversation_id,
+            id: message.id.get(),
+            conversation_id: message.conversation_id.get(),
             seq: message.seq,
-            sender_id: message.sender_id,
+            sender_id: message.sender_id.get(),
             content: (!deleted).then_some(message.content),
             created_at: message.created_at.to_datetime(),
             edited_at: message.edited_at.map(|at| at.to_datetime()),
@@ -161,9 +161,9 @@ pub struct ConversationOut {
 impl From<ConversationSummary> for ConversationOut {
     fn from(summary: ConversationSummary) -> Self {
         Self {
-            id: summary.id,
+            id: summary.id.get(),
             peer: PublicUser {
-                id: summary.peer_id,
+                id: summary.peer_id.get(),
                 username: summary.peer_username,
                 full_name: summary.peer_full_name,
             },
@@ -245,7 +245,7 @@ impl MessageHistory {
             });
         }
         Self {
-            message_id: message.id,
+            message_id: message.id.get(),
             deleted,
             versions,
         }

@@ -5,7 +5,9 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use missive_store::{HistoryWindow, Idempotency, Message, SendOutcome, Timestamp};
+use missive_store::{
+    ConversationId, HistoryWindow, Idempotency, Message, MessageId, SendOutcome, Timestamp, UserId,
+};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -131,11 +133,11 @@ async fn history(
     let (window, limit) = history_window(&params)?;
     let store = state.store();
     store
-        .member_conversation(id, user.id)
+        .member_conversation(ConversationId(id), user.id)
         .await?
         .ok_or(CONVERSATION_NOT_FOUND)?;
     let page = store
-        .conversation_messages(id, user.id, window, limit)
+        .conversation_messages(ConversationId(id), user.id, window, limit)
         .await?;
     let next_cursor = match window {
         HistoryWindow::Latest | HistoryWindow::Before(_) => page.messages.first().map(|m| m.seq),
@@ -205,7 +207,7 @@ async fn send(
     });
     let outcome = state
         .store()
-        .send_message(id, user.id, content.as_str(), idempotency)
+        .send_message(ConversationId(id), user.id, content.as_str(), idempotency)
         .await
         .not_found_as(CONVERSATION_NOT_FOUND)?;
     let (message, replayed) = match outcome {
@@ -326,7 +328,7 @@ async fn delete(
             let id = path_id(&id, MESSAGE_NOT_FOUND)?;
             state
                 .store()
-                .hide_message(id, user.id)
+                .hide_message(MessageId(id), user.id)
                 .await
                 .not_found_as(MESSAGE_NOT_FOUND)?;
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -350,10 +352,13 @@ async fn delete(
 }
 
 /// The message with the raw path `id`, if the caller is a member of its conversation.
-async fn member_message(state: &AppState, id: &str, user: i64) -> Result<Message, ApiError> {
+async fn member_message(state: &AppState, id: &str, user: UserId) -> Result<Message, ApiError> {
     let id = path_id(id, MESSAGE_NOT_FOUND)?;
     let store = state.store();
-    let message = store.message_by_id(id).await?.ok_or(MESSAGE_NOT_FOUND)?;
+    let message = store
+        .message_by_id(MessageId(id))
+        .await?
+        .ok_or(MESSAGE_NOT_FOUND)?;
     store
         .member_conversation(message.conversation_id, user)
         .await?

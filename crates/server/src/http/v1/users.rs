@@ -1,7 +1,7 @@
 //! `/v1/users`: the caller's own account, and finding other users.
 
 use axum::extract::{Path, State};
-use missive_store::AccountChanges;
+use missive_store::{AccountChanges, UserId};
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -147,6 +147,10 @@ async fn by_id(
     Path(id): Path<String>,
 ) -> Result<Json<PublicUser>, ApiError> {
     let id = path_id(&id, USER_NOT_FOUND)?;
-    let user = state.store().user_by_id(id).await?.ok_or(USER_NOT_FOUND)?;
+    let user = state
+        .store()
+        .user_by_id(UserId(id))
+        .await?
+        .ok_or(USER_NOT_FOUND)?;
     Ok(Json(user.into()))
 }
