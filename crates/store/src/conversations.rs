@@ -1,7 +1,7 @@
 //! Direct conversations: one per unordered pair of users.
 
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::pool::{Begin, on_pool};
+use crate::pool::{Begin, on_pool, on_writer};
 use crate::sql::{conversation_columns, not_hidden_from, unread_count_of};
 use crate::{
     Conversation, ConversationSummary, MemberConversation, Message, ReadState, SqlStore,
@@ -42,7 +42,7 @@ impl SqlStore {
     ) -> Result<(Conversation, bool), StoreError> {
         let (low, high) = ordered(a, b);
         let now = Timestamp::now();
-        let result: Result<(Conversation, bool), sqlx::Error> = on_pool!(&self.pool, p => async {
+        let result: Result<(Conversation, bool), sqlx::Error> = on_writer!(&self.pool, p => async {
             let mut tx = p.begin_write().await?;
             let created: Option<Conversation> = sqlx::query_as(INSERT_DIRECT)
                 .bind(low)

@@ -2,7 +2,7 @@
 
 use crate::conversations::ordered;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::pool::{Begin, on_pool};
+use crate::pool::{Begin, on_pool, on_writer};
 use crate::sql::{Dialect, message_select};
 use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
 
@@ -122,7 +122,7 @@ impl SqlStore {
         idempotency: Option<Idempotency<'_>>,
     ) -> Result<SendOutcome, StoreError> {
         let now = Timestamp::now();
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
                 let claimed: Option<UserId> = sqlx::query_scalar(CLAIM_KEY)
@@ -196,7 +196,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn purge_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+        Ok(on_writer!(&self.pool, p => {
             sqlx::query(PURGE_KEYS).bind(before).execute(p).await?.rows_affected()
         }))
     }
@@ -214,7 +214,7 @@ impl SqlStore {
         content: &str,
     ) -> Result<Message, StoreError> {
         let now = Timestamp::now();
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let current: Option<Message> = sqlx::query_as(p.pick(EDITABLE_PG, EDITABLE_SQLITE))
                 .bind(id)
@@ -260,7 +260,7 @@ impl SqlStore {
         sender: UserId,
     ) -> Result<Message, StoreError> {
         let now = Timestamp::now();
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let deleted = sqlx::query(TOMBSTONE).bind(id).bind(sender).bind(now)
                 .execute(&mut *tx).await?.rows_affected();
@@ -280,7 +280,7 @@ impl SqlStore {
     /// Hides a message from one member's views. `NotFound` unless the user is a member of
     /// its conversation.
     pub(crate) async fn hide(&self, id: MessageId, user: UserId) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let visible: Option<i32> = sqlx::query_scalar(VISIBLE_TO).bind(id).bind(user)
                 .fetch_optional(&mut *tx).await?;

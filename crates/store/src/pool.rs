@@ -68,20 +68,38 @@ const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub enum DbPool {
     Postgres(PgPool),
-    Sqlite(SqlitePool),
+    /// SQLite lets one connection write at a time. Readers share `reads`; every write goes
+    /// through `writer`, a pool of one connection, so writers wait their turn in order, in
+    /// process, instead of retrying against the file lock in SQLite's busy handler (which
+    /// sleeps in growing steps and gave sends under load a tail of hundreds of milliseconds).
+    Sqlite {
+        reads: SqlitePool,
+        writer: SqlitePool,
+    },
 }
 
-/// Runs `$body` with `$p` bound to the concrete pool. The body is written once and compiled for
-/// each backend, which is how every query in this crate is shared by both.
+/// Runs `$body` with `$p` bound to the concrete pool for reads. The body is written once and
+/// compiled for each backend, which is how every query in this crate is shared by both.
 macro_rules! on_pool {
     ($pool:expr, $p:ident => $body:expr) => {
         match $pool {
             $crate::pool::DbPool::Postgres($p) => $body,
-            $crate::pool::DbPool::Sqlite($p) => $body,
+            $crate::pool::DbPool::Sqlite { reads: $p, .. } => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// As [`on_pool`], for a body that writes: on SQLite, `$p` is the one writer connection.
+macro_rules! on_writer {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::pool::DbPool::Postgres($p) => $body,
+            $crate::pool::DbPool::Sqlite { writer: $p, .. } => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
 
 impl DbPool {
     /// Connects (failing now if the database is unreachable) without running migrations.
@@ -98,12 +116,19 @@ impl DbPool {
                     .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
                     .foreign_keys(true)
                     .busy_timeout(BUSY_TIMEOUT);
-                let pool = SqlitePoolOptions::new()
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(options.clone())
+                    .await?;
+                // Readers cannot write at all: a write sent to them by mistake fails loudly
+                // rather than contending with the writer.
+                let reads = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
-                    .connect_with(options)
+                    .connect_with(options.pragma("query_only", "ON"))
                     .await?;
-                Ok(Self::Sqlite(pool))
+                Ok(Self::Sqlite { reads, writer })
             }
             Some(Backend::Postgres) => {
                 let options = PgConnectOptions::from_str(url)?;
@@ -134,7 +159,7 @@ impl DbPool {
     pub fn backend(&self) -> Backend {
         match self {
             Self::Postgres(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite { .. } => Backend::Sqlite,
         }
     }
 
@@ -142,7 +167,7 @@ impl DbPool {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Self::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await,
         };
         result.map_err(|err| match err {
             sqlx::migrate::MigrateError::Execute(err) => StoreError::from(err),
@@ -155,19 +180,22 @@ impl DbPool {
     /// PostgreSQL, which manages its own log, returns at once.
     /// Stops when `stop` completes, never in the middle of a checkpoint.
     pub async fn keep_wal_bounded(&self, interval: Duration, stop: impl Future<Output = ()>) {
-        if let Self::Sqlite(pool) = self {
-            checkpoint_every(pool, interval, stop).await;
+        if let Self::Sqlite { writer, .. } = self {
+            checkpoint_every(writer, interval, stop).await;
         }
     }
 
     pub async fn close(&self) {
+        if let Self::Sqlite { writer, .. } = self {
+            writer.close().await;
+        }
         on_pool!(self, p => p.close().await)
     }
 }
 
 /// Checkpoints SQLite's write-ahead log every `interval` until the pool closes, truncating
-/// the file (see [`DbPool::keep_wal_bounded`]). SQLite's automatic checkpoints can copy the log into the database but never
-/// restart it while some reader still uses it, and under steady traffic one always does: the
+/// the file (see [`DbPool::keep_wal_bounded`]). SQLite's automatic checkpoints can copy the
+/// log into the database but never restart it while some reader still uses it, and under steady traffic one always does: the
 /// log then grows without bound (hundreds of megabytes a minute). A `TRUNCATE` checkpoint
 /// waits (up to the busy timeout) for the readers of older snapshots to finish, then starts
 /// the log afresh; readers that begin meanwhile read the database file and do not hold it up.
@@ -193,10 +221,9 @@ async fn checkpoint_every(pool: &SqlitePool, interval: Duration, stop: impl Futu
     }
 }
 
-/// One `TRUNCATE` checkpoint. It holds the write lock while it waits for readers, so it waits
-/// only briefly (writers queue behind it) and leaves the rest to the next try. (Opening a
-/// connection of its own each time would be cleaner, but under load it waits behind the
-/// readers and writers, so a pooled one is borrowed and its usual timeout put back.)
+/// One `TRUNCATE` checkpoint, on the writer connection (writers queue behind it). It waits for
+/// readers only briefly and leaves the rest to the next try; the connection gets its usual
+/// busy timeout back afterwards.
 async fn checkpoint_once(pool: &SqlitePool) -> Result<(i64, i64, i64), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     sqlx::query("PRAGMA busy_timeout = 100")

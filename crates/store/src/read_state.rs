@@ -3,7 +3,7 @@
 //! So it cannot drift from the messages it counts.
 
 use crate::ids::{ConversationId, UserId};
-use crate::pool::{Begin, on_pool};
+use crate::pool::{Begin, on_pool, on_writer};
 use crate::sql::unread_count_of;
 use crate::{ReadState, SqlStore, StoreError};
 
@@ -55,7 +55,7 @@ impl SqlStore {
         user: UserId,
         seq: i64,
     ) -> Result<ReadState, StoreError> {
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let moved = sqlx::query(ADVANCE).bind(conversation_id).bind(user).bind(seq)
                 .execute(&mut *tx).await?.rows_affected();

@@ -1,7 +1,7 @@
 //! Login sessions and their rotating refresh tokens (stored only as hashes).
 
 use crate::ids::{SessionId, UserId};
-use crate::pool::{Begin, on_pool};
+use crate::pool::{Begin, on_pool, on_writer};
 use crate::{RefreshOutcome, Session, SessionUser, SqlStore, StoreError, Timestamp};
 
 const INSERT_SESSION: &str = "INSERT INTO sessions \
@@ -46,7 +46,7 @@ impl SqlStore {
         expires_at: Timestamp,
     ) -> Result<Session, StoreError> {
         let now = Timestamp::now();
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let session: Session = sqlx::query_as(INSERT_SESSION)
                 .bind(user_id)
@@ -77,7 +77,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn record_session_use(&self, session_id: SessionId) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             sqlx::query(TOUCH_SESSION).bind(session_id).bind(Timestamp::now())
                 .execute(p).await.map(drop)
         })?;
@@ -91,7 +91,7 @@ impl SqlStore {
         expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError> {
         let now = Timestamp::now();
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let spent: Option<i64> = sqlx::query_scalar(SPEND_REFRESH)
                 .bind(presented_hash).bind(now).fetch_optional(&mut *tx).await?;
@@ -125,7 +125,7 @@ impl SqlStore {
         session_id: SessionId,
         user_id: UserId,
     ) -> Result<(), StoreError> {
-        let ended = on_pool!(&self.pool, p => {
+        let ended = on_writer!(&self.pool, p => {
             sqlx::query(REVOKE_OWN).bind(session_id).bind(user_id).bind(Timestamp::now())
                 .execute(p).await?.rows_affected()
         });
@@ -141,7 +141,7 @@ impl SqlStore {
         user_id: UserId,
         keep: Option<SessionId>,
     ) -> Result<u64, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+        Ok(on_writer!(&self.pool, p => {
             sqlx::query(REVOKE_OTHERS).bind(user_id).bind(keep.unwrap_or(SessionId(-1)))
                 .bind(Timestamp::now()).execute(p).await?.rows_affected()
         }))
@@ -155,7 +155,7 @@ impl SqlStore {
 
     /// Deletes sessions (and their refresh tokens) that expired or ended before `before`.
     pub(crate) async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+        Ok(on_writer!(&self.pool, p => {
             sqlx::query(PURGE_SESSIONS).bind(before).execute(p).await?.rows_affected()
         }))
     }

@@ -2,7 +2,7 @@
 
 use crate::error::is_unique_violation;
 use crate::ids::UserId;
-use crate::pool::{Begin, on_pool};
+use crate::pool::{Begin, on_pool, on_writer};
 use crate::sessions::REVOKE_OTHERS;
 use crate::sql::user_select;
 use crate::{AccountChanges, ConflictKind, NewUser, SqlStore, StoreError, Timestamp, User};
@@ -42,7 +42,7 @@ fn prefix_pattern(prefix: &str) -> String {
 impl SqlStore {
     pub(crate) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
         let now = Timestamp::now();
-        let inserted: Result<UserId, sqlx::Error> = on_pool!(&self.pool, p => {
+        let inserted: Result<UserId, sqlx::Error> = on_writer!(&self.pool, p => {
             sqlx::query_scalar(INSERT_USER)
                 .bind(&user.username)
                 .bind(&user.email)
@@ -107,7 +107,7 @@ impl SqlStore {
 
     pub(crate) async fn mark_user_active(&self, id: UserId) -> Result<Timestamp, StoreError> {
         let now = Timestamp::now();
-        let touched = on_pool!(&self.pool, p => {
+        let touched = on_writer!(&self.pool, p => {
             sqlx::query(TOUCH).bind(id).bind(now).execute(p).await?.rows_affected()
         });
         if touched == 0 {
@@ -123,7 +123,7 @@ impl SqlStore {
         changes: AccountChanges,
     ) -> Result<User, StoreError> {
         let now = Timestamp::now();
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             if let Some((hash, keep_session)) = &changes.password {
                 sqlx::query(SET_PASSWORD).bind(id).bind(hash).execute(&mut *tx).await?;
@@ -153,7 +153,7 @@ impl SqlStore {
 
     pub(crate) async fn remove_user(&self, id: UserId) -> Result<(), StoreError> {
         // One transaction, so a user is never half-deleted if the connection drops.
-        on_pool!(&self.pool, p => {
+        on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let done = sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {

@@ -104,7 +104,9 @@ fn forged_token(sub: i64, sid: i64) -> String {
 async fn stored_refresh_hashes(app: &TestApp) -> Vec<String> {
     const SQL: &str = "SELECT token_hash FROM refresh_tokens";
     match &app.db.pool {
-        DbPool::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+        DbPool::Sqlite { reads: pool, .. } => {
+            sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap()
+        }
         DbPool::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
     }
 }

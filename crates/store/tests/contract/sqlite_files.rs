@@ -17,7 +17,7 @@ fn wal_file(db: &TestDb) -> PathBuf {
 }
 
 async fn synchronous(pool: &DbPool) -> i64 {
-    let DbPool::Sqlite(pool) = pool else {
+    let DbPool::Sqlite { reads: pool, .. } = pool else {
         unreachable!("SQLite only")
     };
     sqlx::query_scalar("PRAGMA synchronous")
