@@ -188,6 +188,25 @@ impl Served {
         })
     }
 
+    fn base(&self) -> String {
+        format!("http://{}", self.bind)
+    }
+
+    /// Registers `username` on the Chat Service face; the body that logs them in.
+    async fn chat_account(&self, client: &reqwest::Client, username: &str) -> serde_json::Value {
+        let password = "correct-horse-battery";
+        let account = serde_json::json!({
+            "username": username, "email": format!("{username}@example.com"), "password": password
+        });
+        let registered = client
+            .post(format!("{}/register", self.base()))
+            .json(&account)
+            .send()
+            .await;
+        assert_eq!(registered.unwrap().status(), 201);
+        serde_json::json!({"username": username, "password": password})
+    }
+
     /// The most memory the process has held resident so far, in MiB.
     fn peak_rss_mib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
@@ -257,18 +276,8 @@ fn serve_with_no_configuration_answers_on_the_bound_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_concurrent_logins_keeps_memory_bounded() {
     let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
-    let base = format!("http://{}", served.bind);
-    let client = reqwest::Client::new();
-    let account = serde_json::json!({
-        "username": "burst", "email": "burst@example.com", "password": "correct-horse-battery"
-    });
-    let registered = client
-        .post(format!("{base}/register"))
-        .json(&account)
-        .send()
-        .await;
-    assert_eq!(registered.unwrap().status(), 201);
-    let login = serde_json::json!({"username": "burst", "password": "correct-horse-battery"});
+    let (base, client) = (served.base(), reqwest::Client::new());
+    let login = served.chat_account(&client, "burst").await;
     let logins = (0..128).map(|_| client.post(format!("{base}/login")).json(&login).send());
     for answer in futures::future::join_all(logins).await {
         assert_eq!(answer.unwrap().status(), 200);
@@ -281,19 +290,9 @@ async fn a_burst_of_concurrent_logins_keeps_memory_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     let mut served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
-    let base = format!("http://{}", served.bind);
-    let client = reqwest::Client::new();
-    let account = serde_json::json!({
-        "username": "calm", "email": "calm@example.com", "password": "correct-horse-battery"
-    });
-    let registered = client
-        .post(format!("{base}/register"))
-        .json(&account)
-        .send()
-        .await;
-    assert_eq!(registered.unwrap().status(), 201);
+    let (base, client) = (served.base(), reqwest::Client::new());
     // Logins each hash a password: a few dozen keep the server busy for a while.
-    let login = serde_json::json!({"username": "calm", "password": "correct-horse-battery"});
+    let login = served.chat_account(&client, "calm").await;
     let logins: Vec<_> = (0..64)
         .map(|_| tokio::spawn(client.post(format!("{base}/login")).json(&login).send()))
         .collect();
