@@ -8,7 +8,7 @@
 # table of figures, ceilings, ratios and goals (docs/benchmarks.md explains them) and saves it,
 # with the raw output, under the target directory.
 #
-#   bench/run.sh                    # about 5 minutes after the build
+#   bench/run.sh                    # about 3 minutes after the build
 #   DURATION=20 bench/run.sh        # seconds per measured load run (default 10)
 #
 # Needs: cargo, curl, jq, a local PostgreSQL the `postgres` user can create databases in
