@@ -2,7 +2,7 @@
 
 use crate::conversations::ordered;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::pool::{Begin, on_pool, on_writer};
+use crate::pool::{Begin, DbPool, on_pool, on_writer};
 use crate::sql::{Dialect, message_select};
 use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
 
@@ -26,6 +26,26 @@ macro_rules! next_seq {
 }
 const NEXT_SEQ_BY_PAIR: &str = next_seq!("direct_low = $1 AND direct_high = $2");
 const NEXT_SEQ_BY_ID: &str = next_seq!(
+    "id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
+     WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
+);
+// PostgreSQL only: take the seq and insert in one statement (one round trip, atomic on its
+// own, the row lock held until it commits), for sends without an idempotency key. SQLite
+// allows no UPDATE inside WITH; it runs the two statements in a transaction instead.
+macro_rules! send_in_one_statement {
+    ($conversation:literal) => {
+        concat!(
+            "WITH slot AS (",
+            next_seq!($conversation),
+            "), sent AS (INSERT INTO messages (conversation_id, seq, sender_id, content, created_at) \
+             SELECT id, last_seq, $4, $5, last_message_at FROM slot RETURNING id) \
+             SELECT slot.id, slot.last_seq, slot.direct_low, slot.direct_high, \
+             slot.last_message_at, sent.id FROM slot, sent"
+        )
+    };
+}
+const SEND_BY_PAIR_PG: &str = send_in_one_statement!("direct_low = $1 AND direct_high = $2");
+const SEND_BY_ID_PG: &str = send_in_one_statement!(
     "id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
      WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
 );
@@ -88,6 +108,33 @@ type Slot = (
     Timestamp,
 );
 
+/// A one-statement send's answer: its slot, then the new message's id.
+type SentRow = (
+    ConversationId,
+    i64,
+    Option<UserId>,
+    Option<UserId>,
+    Timestamp,
+    MessageId,
+);
+
+/// The message a send created, from its slot and id.
+fn created(slot: Slot, id: MessageId, sender: UserId, content: &str) -> Message {
+    let (conversation_id, seq, low, high, sent_at) = slot;
+    let (low, high) = (low.unwrap_or(sender), high.unwrap_or(sender));
+    Message {
+        id,
+        conversation_id,
+        seq,
+        sender_id: sender,
+        recipient_id: if sender == low { high } else { low },
+        content: content.to_owned(),
+        created_at: sent_at,
+        edited_at: None,
+        deleted_at: None,
+    }
+}
+
 impl SqlStore {
     pub(crate) async fn send_direct(
         &self,
@@ -112,7 +159,7 @@ impl SqlStore {
     }
 
     /// Sends into `target` in one transaction: claim the idempotency key (if any), take the
-    /// next seq, insert. A replay or a refused key touches no seq. `NotFound` when there is no
+    /// next seq, insert (on PostgreSQL without a key: one statement, one round trip). A replay or a refused key touches no seq. `NotFound` when there is no
     /// such conversation, or the sender is not in it.
     pub(crate) async fn send_into(
         &self,
@@ -122,6 +169,20 @@ impl SqlStore {
         idempotency: Option<Idempotency<'_>>,
     ) -> Result<SendOutcome, StoreError> {
         let now = Timestamp::now();
+        if let (DbPool::Postgres(pool), None) = (&self.pool, idempotency) {
+            let sent: Option<SentRow> = match target {
+                Target::Pair(low, high) => sqlx::query_as(SEND_BY_PAIR_PG).bind(low).bind(high),
+                Target::Conversation(id) => sqlx::query_as(SEND_BY_ID_PG).bind(id).bind(sender),
+            }
+            .bind(now)
+            .bind(sender)
+            .bind(content)
+            .fetch_optional(pool)
+            .await?;
+            let (conversation, seq, low, high, sent_at, id) = sent.ok_or(StoreError::NotFound)?;
+            let slot = (conversation, seq, low, high, sent_at);
+            return Ok(SendOutcome::Created(created(slot, id, sender, content)));
+        }
         on_writer!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
@@ -169,9 +230,10 @@ impl SqlStore {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((conversation_id, seq, low, high, sent_at)) = slot else {
+            let Some(slot) = slot else {
                 return Err(StoreError::NotFound);
             };
+            let (conversation_id, seq, _, _, sent_at) = slot;
             let id: MessageId = sqlx::query_scalar(INSERT_MESSAGE)
                 .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(sent_at)
                 .fetch_one(&mut *tx).await?;
@@ -180,18 +242,7 @@ impl SqlStore {
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            let (low, high) = (low.unwrap_or(sender), high.unwrap_or(sender));
-            Ok(SendOutcome::Created(Message {
-                id,
-                conversation_id,
-                seq,
-                sender_id: sender,
-                recipient_id: if sender == low { high } else { low },
-                content: content.to_owned(),
-                created_at: sent_at,
-                edited_at: None,
-                deleted_at: None,
-            }))
+            Ok(SendOutcome::Created(created(slot, id, sender, content)))
         })
     }
 

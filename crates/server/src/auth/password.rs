@@ -7,7 +7,7 @@
 //! waits in a bounded queue; a request that finds it full gets 503 at once, and one that has
 //! waited [`MAX_WAIT`] without starting gets 503 then, rather than piling up.
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -64,13 +64,16 @@ impl Passwords {
                     ApiError::Internal
                 })?;
         }
-        let mut passwords = Self {
-            jobs,
-            dummy_hash: Arc::from(""),
-        };
+        // The dummy hash is made once, outside the hashing threads, in a block freed as soon as
+        // it is done: a server that has not hashed a password yet holds no hashing memory.
         let random: [u8; 24] = rand::random();
-        passwords.dummy_hash = passwords.hash_bytes(random.to_vec()).await?.into();
-        Ok(passwords)
+        let dummy_hash = tokio::task::spawn_blocking(move || hash(&random, &mut Vec::new()))
+            .await
+            .map_err(|_| ApiError::Internal)??;
+        Ok(Self {
+            jobs,
+            dummy_hash: dummy_hash.into(),
+        })
     }
 
     /// The PHC string (`$argon2id$v=19$...`) for a new password.
@@ -140,20 +143,13 @@ impl Throttled {
     }
 }
 
-/// Takes jobs until every `Passwords` handle is gone, hashing in one memory block that is
-/// reused while work keeps coming and given back once none is waiting (an idle server holds
-/// no block: each is ~19 MiB).
+/// Takes jobs until every `Passwords` handle is gone, hashing in one memory block, allocated
+/// on the thread's first hash and reused for every later one. (Giving it back between bursts
+/// was tried: the allocator kept the freed blocks anyway and, fragmented, grew past 200 MB.)
 fn hashing_thread(queue: &Receiver<Job>) {
     let mut memory = Vec::new(); // sized on first use
     loop {
-        let job = match queue.try_recv() {
-            Err(TryRecvError::Empty) => {
-                memory = Vec::new();
-                queue.recv().ok()
-            }
-            taken => taken.ok(),
-        };
-        let Some(job) = job else { return }; // every `Passwords` handle is gone
+        let Ok(job) = queue.recv() else { return }; // every `Passwords` handle is gone
         if job.reply.is_closed() {
             continue; // nobody waits for the answer any more (the request task was dropped)
         }
