@@ -20,11 +20,9 @@ TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 WORK=$(mktemp -d)
 SERVER_PID=""
 
+source bench/lib.sh
 cleanup() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_server
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -46,15 +44,7 @@ env DATABASE_URL="sqlite://$WORK/fuzz.db" MISSIVE_BIND="127.0.0.1:$PORT" \
     MISSIVE_RATE_LIMITS=off MISSIVE_LOG=warn \
     "$TARGET/release/missive" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 50); do
-    curl -sf "$BASE/readyz" >/dev/null && break
-    sleep 0.2
-done
-if ! curl -sf "$BASE/readyz" >/dev/null; then
-    echo "fuzz: missive did not come up; its log:" >&2
-    cat "$WORK/server.log" >&2
-    exit 1
-fi
+wait_ready "$BASE/readyz" "$WORK/server.log"
 
 # A token whose session outlives the run: the operations that end sessions get their own
 # token, in a second, short run after the first.

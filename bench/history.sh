@@ -24,13 +24,7 @@ BASE="http://127.0.0.1:$PORT"
 REDIS_PREFIX="missive-bench-$$"
 SERVER_PID=""
 
-stop_server() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+source bench/lib.sh
 
 cleanup() {
     stop_server
@@ -51,12 +45,7 @@ start_server() {
         MISSIVE_CACHE="$1" ${2:+REDIS_URL="$2"} MISSIVE_REDIS_PREFIX="$REDIS_PREFIX" \
         target/release/missive >"$log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        curl -fs "$BASE/readyz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "the server did not become ready; see $log" >&2
-    exit 1
+    wait_ready "$BASE/readyz" "$log"
 }
 
 post() { curl -fsS "$BASE$1" -H 'content-type: application/json' "${@:3}" -d "$2"; }

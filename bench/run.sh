@@ -20,6 +20,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
@@ -129,15 +130,6 @@ note_peak() {
         PEAK_MAX=$peak
         PEAK_WHERE=$1
     fi
-}
-
-wait_ready() { # URL LOGFILE
-    for _ in $(seq 100); do
-        curl -fs "$1" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    cat "$2" >&2
-    die "server at $1 did not become ready (its log is above)"
 }
 
 start_missive() { # NAME DATABASE_URL [VAR=VALUE...]

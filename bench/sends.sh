@@ -15,13 +15,7 @@ BASE="http://127.0.0.1:$PORT"
 WORK=$(mktemp -d)
 SERVER_PID=""
 
-stop_server() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+source bench/lib.sh
 trap 'stop_server; rm -rf "$WORK"' EXIT
 
 cargo build --release -q -p missive --bin missive --example loadgen
@@ -33,10 +27,7 @@ for sync in full normal; do
         MISSIVE_RATE_LIMITS=off MISSIVE_LOG=warn MISSIVE_SQLITE_SYNCHRONOUS="$sync" \
         "$TARGET/release/missive" serve >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 50); do
-        curl -sf "$BASE/readyz" >/dev/null && break
-        sleep 0.2
-    done
+    wait_ready "$BASE/readyz" "$WORK/server.log"
     register() {
         curl -sf "$BASE/register" -H 'content-type: application/json' \
             -d "{\"username\":\"$1\",\"email\":\"$1@example.com\",\"password\":\"correct-horse-battery\"}" \
