@@ -273,6 +273,14 @@ impl ApiError {
         Self::NotFound { code, detail }
     }
 
+    /// 400: the body broke off before it was whole (the client is likely gone).
+    pub fn unreadable_body() -> Self {
+        Self::BadRequest {
+            code: ErrorCode::UnreadableBody,
+            detail: "Could not read the request body".into(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,

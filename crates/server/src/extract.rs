@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, ErrorCode, FieldError, JsonSyntax, Loc, Problem};
+use crate::error::{ApiError, FieldError, JsonSyntax, Loc, Problem};
 
 /// A JSON request body.
 pub struct Json<T>(pub T);
@@ -26,10 +26,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 .await
                 .map_err(|rejection: BytesRejection| match rejection.status() {
                     StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-                    _ => ApiError::BadRequest {
-                        code: ErrorCode::UnreadableBody,
-                        detail: "Could not read the request body".into(),
-                    },
+                    _ => ApiError::unreadable_body(),
                 })?;
         parse_json(&bytes).map(Json)
     }

@@ -78,7 +78,10 @@ impl Passwords {
 
     /// The PHC string (`$argon2id$v=19$...`) for a new password.
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
-        self.hash_bytes(password.as_bytes().to_vec()).await
+        match self.run(password.as_bytes().to_vec(), Work::Hash).await? {
+            Done::Hashed(hash) => Ok(hash),
+            Done::Verified(_) => Err(ApiError::Internal),
+        }
     }
 
     /// Whether `password` matches `stored`; `None` checks against the dummy hash and is always
@@ -90,13 +93,6 @@ impl Passwords {
         match self.run(password.as_bytes().to_vec(), work).await? {
             Done::Verified(matched) => Ok(known && matched),
             Done::Hashed(_) => Err(ApiError::Internal),
-        }
-    }
-
-    async fn hash_bytes(&self, password: Vec<u8>) -> Result<String, ApiError> {
-        match self.run(password, Work::Hash).await? {
-            Done::Hashed(hash) => Ok(hash),
-            Done::Verified(_) => Err(ApiError::Internal),
         }
     }
 

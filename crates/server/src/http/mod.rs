@@ -162,10 +162,7 @@ fn unreadable_body(err: axum::Error) -> ApiError {
     if err.into_inner().is::<http_body_util::LengthLimitError>() {
         ApiError::PayloadTooLarge
     } else {
-        ApiError::BadRequest {
-            code: crate::error::ErrorCode::UnreadableBody,
-            detail: "Could not read the request body".into(),
-        }
+        ApiError::unreadable_body()
     }
 }
 
