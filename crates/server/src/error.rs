@@ -3,9 +3,13 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use missive_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use missive_store::ConflictKind;
+
+use crate::core::CoreError;
+pub use crate::core::input::{FieldError, Invalid, JsonSyntax, Loc, Problem};
 
 /// Every `code` an error body can carry: one closed set, so that no code is spelt twice and
 /// the OpenAPI document lists them all. Stable: clients branch on these.
@@ -67,154 +71,6 @@ pub struct FieldMessage {
     pub message: String,
 }
 
-/// Where in the request a rejected value was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Loc {
-    Body,
-    Query,
-}
-
-/// What is wrong with a value, as data rather than words, so that each face can say it its
-/// own way: `/v1` in short sentences, the compatibility faces as FastAPI would.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Problem {
-    Missing,
-    NotString,
-    NotInteger,
-    /// A JSON number with a fraction where an integer belongs.
-    Fractional,
-    /// Text that is not an integer where one belongs (a query parameter, a string id).
-    NotIntegerText,
-    /// The body is JSON but not an object.
-    NotObject,
-    /// Some other JSON type than the one expected (serde's wording of it).
-    WrongType(String),
-    /// Text outside `min..=max` characters, too short or too long.
-    TooShort {
-        min: usize,
-        max: usize,
-    },
-    TooLong {
-        min: usize,
-        max: usize,
-    },
-    /// A number below `min` or above `max`.
-    Below {
-        min: i64,
-        max: Option<i64>,
-    },
-    Above {
-        min: i64,
-        max: i64,
-    },
-    /// Characters outside an alphabet, described by a regular expression.
-    Pattern {
-        pattern: &'static str,
-        words: &'static str,
-    },
-    /// Not an e-mail address; `reason` says why, in email-validator's words.
-    Email {
-        reason: String,
-    },
-    /// A NUL character, which no text column can store.
-    Nul,
-    /// The body is not JSON at all.
-    Json(JsonSyntax),
-    /// A rule of our own, in words (`/v1`'s cursors, headers and the like).
-    Invalid(String),
-}
-
-/// Where and how a body stopped being JSON. `offset` is the byte where the parser gave up;
-/// `reason` is Python's wording of the problem (what the seeds' clients saw).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JsonSyntax {
-    pub offset: usize,
-    pub line: usize,
-    pub column: usize,
-    pub reason: &'static str,
-    /// The body was empty: FastAPI then says the body is missing rather than malformed.
-    pub empty: bool,
-}
-
-/// A rejected value: where it was, its name (`None` for the body as a whole) and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub loc: Loc,
-    pub field: Option<String>,
-    pub problem: Problem,
-}
-
-impl FieldError {
-    /// A body field with a problem.
-    pub fn body(field: impl Into<String>, problem: Problem) -> Self {
-        Self {
-            loc: Loc::Body,
-            field: Some(field.into()),
-            problem,
-        }
-    }
-
-    /// A query parameter with a problem.
-    pub fn query(field: impl Into<String>, problem: Problem) -> Self {
-        Self {
-            loc: Loc::Query,
-            field: Some(field.into()),
-            problem,
-        }
-    }
-
-    /// The body as a whole.
-    pub fn whole_body(problem: Problem) -> Self {
-        Self {
-            loc: Loc::Body,
-            field: None,
-            problem,
-        }
-    }
-
-    /// A field that breaks a rule of our own, said in words.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::body(field, Problem::Invalid(message.into()))
-    }
-
-    /// The field's name as `/v1` reports it.
-    pub fn name(&self) -> &str {
-        self.field.as_deref().unwrap_or("body")
-    }
-
-    /// What is wrong, in `/v1`'s words. Never the rejected value.
-    pub fn message(&self) -> String {
-        match &self.problem {
-            Problem::Missing => "field required".into(),
-            Problem::NotString => "invalid value: expected a string".into(),
-            Problem::NotInteger | Problem::Fractional | Problem::NotIntegerText => {
-                "invalid value: expected an integer".into()
-            }
-            Problem::NotObject => "must be a JSON object".into(),
-            Problem::WrongType(expected) => format!("invalid value: expected {expected}"),
-            Problem::TooShort { min, max } | Problem::TooLong { min, max } => {
-                format!("must be {min} to {max} characters")
-            }
-            Problem::Below { min, max: None } => format!("must be {min} or more"),
-            Problem::Below {
-                min,
-                max: Some(max),
-            }
-            | Problem::Above { min, max } => {
-                format!("must be {min} to {max}")
-            }
-            Problem::Pattern { words, .. } => (*words).into(),
-            Problem::Email { .. } => "must be a valid e-mail address".into(),
-            Problem::Nul => "must not contain NUL characters (\\u0000)".into(),
-            Problem::Json(syntax) => format!(
-                "malformed JSON at line {} column {}",
-                syntax.line, syntax.column
-            ),
-            Problem::Invalid(message) => message.clone(),
-        }
-    }
-}
-
 /// The typed cause of a refused request body or query, left on the response so that a face
 /// with its own wording of such errors can re-render them (see `http::compat::fastapi`).
 #[derive(Clone, Debug)]
@@ -271,6 +127,18 @@ pub enum ApiError {
 impl ApiError {
     pub const fn not_found(code: ErrorCode, detail: &'static str) -> Self {
         Self::NotFound { code, detail }
+    }
+
+    pub const fn unauthorized(code: ErrorCode, detail: &'static str) -> Self {
+        Self::Unauthorized { code, detail }
+    }
+
+    pub const fn forbidden(code: ErrorCode, detail: &'static str) -> Self {
+        Self::Forbidden { code, detail }
+    }
+
+    pub const fn conflict(code: ErrorCode, detail: &'static str) -> Self {
+        Self::Conflict { code, detail }
     }
 
     /// 400: the body broke off before it was whole (the client is likely gone).
@@ -432,40 +300,67 @@ impl From<FieldError> for ApiError {
     }
 }
 
-/// Store failures that a handler did not turn into something specific.
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<Invalid> for ApiError {
+    fn from(Invalid(errors): Invalid) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+/// Every use-case failure, answered the way `/v1` and the Chat Service answer it. A route
+/// with its own wording for one of them (its own 404, the Message Service's 400 for a taken
+/// e-mail) matches that one first.
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        use ErrorCode as C;
         match err {
-            StoreError::NotFound => Self::not_found(ErrorCode::NotFound, "Not Found"),
-            StoreError::Conflict(kind) => {
-                tracing::warn!(?kind, "unhandled store conflict");
-                Self::Conflict {
-                    code: ErrorCode::Conflict,
-                    detail: "Conflict",
-                }
+            CoreError::NotFound => Self::not_found(C::NotFound, "Not Found"),
+            CoreError::Taken(ConflictKind::Username) => {
+                Self::conflict(C::UsernameTaken, "Username already exists")
             }
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                Self::Unavailable
+            CoreError::Taken(ConflictKind::Email) => {
+                Self::conflict(C::EmailTaken, "Email already exists")
             }
-            StoreError::Other(cause) => {
-                tracing::error!(error = %cause, "database error");
-                Self::Internal
+            CoreError::InvalidCredentials => {
+                Self::unauthorized(C::InvalidCredentials, "Invalid credentials")
             }
+            CoreError::CurrentPasswordIncorrect => {
+                Self::forbidden(C::CurrentPasswordIncorrect, "Current password is incorrect")
+            }
+            CoreError::InvalidToken => Self::unauthorized(C::InvalidToken, "Invalid token"),
+            CoreError::InvalidRefreshToken => {
+                Self::unauthorized(C::InvalidRefreshToken, "Invalid refresh token")
+            }
+            CoreError::RefreshTokenReused => Self::unauthorized(
+                C::RefreshTokenReused,
+                "Refresh token already used; the session has been ended",
+            ),
+            CoreError::NotSender => Self::forbidden(
+                C::NotMessageSender,
+                "Only the sender may change or delete a message for everyone",
+            ),
+            CoreError::MessageDeleted => {
+                Self::conflict(C::MessageDeleted, "The message has been deleted")
+            }
+            CoreError::IdempotencyKeyReused => Self::Unprocessable {
+                code: C::IdempotencyKeyReused,
+                detail: "This Idempotency-Key was already used for a different request",
+            },
+            CoreError::Unavailable => Self::Unavailable,
+            CoreError::Internal => Self::Internal,
         }
     }
 }
 
-/// Turns the store's `NotFound` into the route's own 404, and anything else into the usual
-/// mapping.
+/// Turns a use case's `NotFound` into the route's own 404 (or other answer), and anything
+/// else into the usual mapping.
 pub trait NotFoundAs<T> {
     fn not_found_as(self, err: ApiError) -> Result<T, ApiError>;
 }
 
-impl<T> NotFoundAs<T> for Result<T, StoreError> {
+impl<T> NotFoundAs<T> for Result<T, CoreError> {
     fn not_found_as(self, not_found: ApiError) -> Result<T, ApiError> {
         self.map_err(|err| match err {
-            StoreError::NotFound => not_found,
+            CoreError::NotFound => not_found,
             other => other.into(),
         })
     }

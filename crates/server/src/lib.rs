@@ -3,13 +3,12 @@
 //! [`build`] connects, migrates and assembles an [`App`]; [`App::serve`] runs it on a listener
 //! until the shutdown future completes. Tests bind port 0 and call the same two functions.
 
-pub mod accounts;
 pub mod auth;
 pub mod cache;
 mod client_ip;
 pub mod config;
 pub mod connections;
-pub mod domain;
+pub mod core;
 pub mod error;
 pub mod extract;
 pub mod http;
@@ -17,20 +16,20 @@ mod keyfile;
 pub mod limits;
 pub mod redis_conn;
 pub mod secret;
-pub mod sessions;
 pub mod state;
 pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use missive_store::{DbPool, PoolSettings, SqlStore, Store};
+use missive_store::{DbPool, PoolSettings, SqlStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Passwords;
 use crate::config::{Config, SecretSource, redact_url};
+use crate::core::Core;
 use crate::limits::{MemoryLimiter, RateLimiter, RedisLimiter};
 use crate::state::AppState;
 
@@ -107,9 +106,7 @@ async fn connect_patiently(
 /// Everything a running instance needs, ready to serve.
 pub async fn build(config: Config) -> Result<App, StartError> {
     let pool = connect(&config).await?;
-    let redis = shared_redis(&config)?;
-    let store = build_store(&config, &pool, redis.as_ref());
-    App::assemble(config, store, pool, redis).await
+    App::with_store(config, SqlStore::new(pool)).await
 }
 
 /// The one Redis connection of this process (its clones share it), if `REDIS_URL` is set.
@@ -124,17 +121,15 @@ fn shared_redis(config: &Config) -> Result<Option<redis_conn::Redis>, StartError
         .transpose()
 }
 
-/// The SQL store, behind the cache when `MISSIVE_CACHE` is on: in Redis (shared by every
-/// instance) when `REDIS_URL` is set, else in-process.
-fn build_store(
+/// The cache when `MISSIVE_CACHE` is on: in Redis (shared by every instance) when
+/// `REDIS_URL` is set, else in-process.
+fn build_cache(
     config: &Config,
-    pool: &DbPool,
     redis: Option<&redis_conn::Redis>,
-) -> Arc<dyn Store> {
-    let store: Arc<dyn Store> = Arc::new(SqlStore::new(pool.clone()));
+) -> Option<Arc<dyn cache::Cache>> {
     if !config.cache {
         tracing::info!("cache: off");
-        return store;
+        return None;
     }
     let cache: Arc<dyn cache::Cache> = match redis {
         Some(redis) => Arc::new(cache::RedisCache::new(redis.clone())),
@@ -148,31 +143,28 @@ fn build_store(
     } else {
         tracing::info!(ttl = ?cache::ENTRY_TTL, "cache: {}", cache.location());
     }
-    Arc::new(cache::CachedStore::new(store, cache))
+    Some(cache)
 }
 
 impl App {
-    /// Assembles an app around a given store (tests wrap the real one to inject failures).
-    pub async fn with_store(
-        config: Config,
-        store: Arc<dyn Store>,
-        pool: DbPool,
-    ) -> Result<Self, StartError> {
+    /// Assembles an app around a connected, migrated store (tests pass one whose faults
+    /// they control).
+    pub async fn with_store(config: Config, store: SqlStore) -> Result<Self, StartError> {
         let redis = shared_redis(&config)?;
-        Self::assemble(config, store, pool, redis).await
-    }
-
-    async fn assemble(
-        config: Config,
-        store: Arc<dyn Store>,
-        pool: DbPool,
-        redis: Option<redis_conn::Redis>,
-    ) -> Result<Self, StartError> {
         let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
         log_setup(&config);
+        let cache = build_cache(&config, redis.as_ref());
         let limiter = build_limiter(&config, redis);
-        let state = AppState::new(config, store, passwords, limiter);
+        let tasks = TaskTracker::new();
+        let pool = store.pool().clone();
+        let core = Core::new(&config, store, cache, passwords, tasks.clone());
+        let state = AppState::new(config, core, limiter, tasks);
         Ok(Self { state, pool })
+    }
+
+    /// The use cases this app serves, for callers in the same process (tests, commands).
+    pub fn core(&self) -> &Core {
+        self.state.core()
     }
 
     /// Serves until `shutdown` completes, then lets the requests in flight finish (for at
@@ -260,14 +252,15 @@ async fn housekeeping(state: AppState) {
     let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        let now = missive_store::Timestamp::now();
-        let keys_before = now.minus(state.config().idempotency_ttl);
-        let sessions_before = now.minus(state.config().session_idle);
-        if let Err(err) = state.store().purge_idempotency_keys(keys_before).await {
-            tracing::warn!(error = %err, "could not purge idempotency keys");
-        }
-        if let Err(err) = state.store().purge_sessions(sessions_before).await {
-            tracing::warn!(error = %err, "could not purge ended sessions");
+        match state.core().purge_expired().await {
+            Ok((keys, sessions)) => {
+                tracing::debug!(
+                    keys,
+                    sessions,
+                    "purged expired idempotency keys and sessions"
+                );
+            }
+            Err(err) => tracing::warn!(error = %err, "could not purge expired keys and sessions"),
         }
     }
 }

@@ -1,14 +1,13 @@
-//! `AppState`: the one shared state of a running instance. Infrastructure that has more than
-//! one implementation (the store and its decorators, the rate limiter) sits behind a trait
-//! object, so handlers never depend on which is configured.
+//! `AppState`: the one shared state of a running instance: the configuration, the use cases
+//! ([`Core`]), the rate limiter (behind a trait object: in-process or Redis) and the tracker
+//! of every task a request leaves running.
 
 use std::sync::Arc;
 
-use missive_store::Store;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{Passwords, Tokens};
 use crate::config::Config;
+use crate::core::Core;
 use crate::limits::RateLimiter;
 
 #[derive(Clone)]
@@ -16,9 +15,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
-    store: Arc<dyn Store>,
-    tokens: Tokens,
-    passwords: Passwords,
+    core: Core,
     limiter: Arc<dyn RateLimiter>,
     /// Every connection, every request's work and the session-use updates, so that shutdown
     /// can wait for them. (Background upkeep is tracked apart, in `App::serve`.)
@@ -28,32 +25,23 @@ struct Inner {
 impl AppState {
     pub fn new(
         config: Config,
-        store: Arc<dyn Store>,
-        passwords: Passwords,
+        core: Core,
         limiter: Arc<dyn RateLimiter>,
+        tasks: TaskTracker,
     ) -> Self {
-        let tokens = Tokens::new(&config.secret_key, config.access_token_ttl);
         Self(Arc::new(Inner {
             config,
-            store,
-            tokens,
-            passwords,
+            core,
             limiter,
-            tasks: TaskTracker::new(),
+            tasks,
         }))
     }
 
     pub fn config(&self) -> &Config {
         &self.0.config
     }
-    pub fn store(&self) -> &dyn Store {
-        self.0.store.as_ref()
-    }
-    pub fn tokens(&self) -> &Tokens {
-        &self.0.tokens
-    }
-    pub fn passwords(&self) -> &Passwords {
-        &self.0.passwords
+    pub fn core(&self) -> &Core {
+        &self.0.core
     }
     pub fn limiter(&self) -> &dyn RateLimiter {
         self.0.limiter.as_ref()

@@ -1,12 +1,48 @@
-//! Direct conversations: one per unordered pair of users.
+//! Conversations and their members. Membership (`conversation_members`) is the truth about
+//! who is in a conversation; a direct conversation also stores its pair ordered (`direct_low
+//! <= direct_high`) for one reason only: the unique index that makes "one conversation per
+//! unordered pair" hold even when both users open it at once, and finds it by pair.
 
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
 use crate::sql::{conversation_columns, not_hidden_from, unread_count_of};
 use crate::{
-    Conversation, ConversationSummary, MemberConversation, Message, ReadState, SqlStore,
-    StoreError, Timestamp,
+    Change, Changes, Conversation, ConversationChange, ConversationKind, ConversationSummary,
+    Message, ReadState, SqlStore, StoreError, Timestamp,
 };
+
+/// Conversations as their members see them.
+#[allow(async_fn_in_trait)] // used through `SqlStore` itself, never as `dyn` or generically
+pub trait ConversationStore {
+    /// The direct conversation between two users, created if needed (`NotFound` when either
+    /// user does not exist), and whether this call created it. The same conversation
+    /// whichever of the two asks; of several racing calls, exactly one creates it.
+    async fn open_direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<((Conversation, bool), Changes), StoreError>;
+    /// The direct conversation between two users, if they have one.
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<Option<Conversation>, StoreError>;
+    /// One conversation as member `user` sees it; `None` for a non-member.
+    async fn conversation_summary(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> Result<Option<ConversationSummary>, StoreError>;
+    /// The user's conversations, most recent activity first, after an `(activity_at, id)`
+    /// cursor.
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        after: Option<(Timestamp, ConversationId)>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
+}
 
 const INSERT_DIRECT: &str = concat!(
     "INSERT INTO conversations (kind, direct_low, direct_high, last_seq, created_at) \
@@ -21,7 +57,7 @@ const INSERT_MEMBERS: &str = "INSERT INTO conversation_members \
 const FIND_DIRECT: &str = concat!(
     "SELECT ",
     conversation_columns!(),
-    " FROM conversations WHERE direct_low = $1 AND direct_high = $2"
+    " FROM conversations WHERE kind = 'direct' AND direct_low = $1 AND direct_high = $2"
 );
 
 /// The pair in the order the `conversations_direct_pair` index stores it.
@@ -33,16 +69,15 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
-impl SqlStore {
-    /// The pair's conversation, and whether this call created it.
-    pub(crate) async fn open_direct(
+impl ConversationStore for SqlStore {
+    async fn open_direct_conversation(
         &self,
         a: UserId,
         b: UserId,
-    ) -> Result<(Conversation, bool), StoreError> {
+    ) -> Result<((Conversation, bool), Changes), StoreError> {
         let (low, high) = ordered(a, b);
         let now = Timestamp::now();
-        let result: Result<(Conversation, bool), sqlx::Error> = on_writer!(&self.pool, p => async {
+        let result: Result<(Conversation, bool), sqlx::Error> = on_writer!(self, p => async {
             let mut tx = p.begin_write().await?;
             let created: Option<Conversation> = sqlx::query_as(INSERT_DIRECT)
                 .bind(low)
@@ -74,33 +109,71 @@ impl SqlStore {
             tx.commit().await?;
             Ok(opened)
         }.await);
-        result.map_err(|err| {
+        let (conversation, created) = result.map_err(|err| {
             if is_foreign_key_violation(&err) {
                 StoreError::NotFound
             } else {
-                err.into()
+                StoreError::from(err)
             }
-        })
+        })?;
+        let changes = if created {
+            let mut members = vec![low, high];
+            members.dedup();
+            vec![Change::Conversation {
+                conversation: conversation.id,
+                kind: ConversationKind::Direct,
+                members,
+                what: ConversationChange::Created,
+            }]
+        } else {
+            Vec::new()
+        };
+        Ok(((conversation, created), changes))
     }
 
-    pub(crate) async fn find_direct(
+    async fn direct_conversation(
         &self,
         a: UserId,
         b: UserId,
     ) -> Result<Option<Conversation>, StoreError> {
         let (low, high) = ordered(a, b);
-        Ok(on_pool!(&self.pool, p => {
+        Ok(on_pool!(self, p => {
             sqlx::query_as(FIND_DIRECT).bind(low).bind(high).fetch_optional(p).await
         })?)
     }
+
+    async fn conversation_summary(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> Result<Option<ConversationSummary>, StoreError> {
+        let row: Option<SummaryRow> = on_pool!(self, p => {
+            sqlx::query_as(ONE_FOR_MEMBER).bind(user).bind(conversation_id).fetch_optional(p).await
+        })?;
+        Ok(row.map(SummaryRow::into_summary))
+    }
+
+    /// Up to `limit` of the user's conversations with activity before `after` (an
+    /// `(activity_at, id)` cursor from the previous page), most recent first.
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        after: Option<(Timestamp, ConversationId)>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let (activity, id) = after.unwrap_or((Timestamp(i64::MAX), ConversationId(i64::MAX)));
+        let rows: Vec<SummaryRow> = on_pool!(self, p => {
+            sqlx::query_as(LIST_FOR_MEMBER)
+                .bind(user).bind(activity).bind(id).bind(limit)
+                .fetch_all(p).await
+        })?;
+        Ok(rows.into_iter().map(SummaryRow::into_summary).collect())
+    }
 }
 
-const MEMBER_CONVERSATION: &str = "SELECT c.id, c.direct_low, c.direct_high, c.last_seq, \
-    c.created_at, cm.last_read_seq FROM conversations c \
-    JOIN conversation_members cm ON cm.conversation_id = c.id \
-    WHERE c.id = $1 AND cm.user_id = $2";
-// A conversation as member `$1` sees it: its peer, unread count and newest message not
-// hidden from them. Followed by a WHERE on `cm`/`c`.
+// A conversation as member `$1` sees it: its peer (the other member; oneself in notes to
+// self), unread count and newest message not hidden from them. Followed by a WHERE on
+// `cm`/`c`.
 macro_rules! summary_select {
     () => {
         concat!(
@@ -114,7 +187,8 @@ macro_rules! summary_select {
              lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at \
              FROM conversation_members cm \
              JOIN conversations c ON c.id = cm.conversation_id \
-             JOIN users p ON p.id = CASE WHEN c.direct_low = $1 THEN c.direct_high ELSE c.direct_low END \
+             LEFT JOIN conversation_members pm ON pm.conversation_id = c.id AND pm.user_id <> cm.user_id \
+             JOIN users p ON p.id = COALESCE(pm.user_id, cm.user_id) \
              LEFT JOIN messages lm ON lm.id = (SELECT m.id FROM messages m \
                  WHERE m.conversation_id = c.id AND ",
             not_hidden_from!("$1"),
@@ -153,7 +227,7 @@ struct SummaryRow {
 }
 
 impl SummaryRow {
-    fn into_summary(self, viewer: UserId) -> ConversationSummary {
+    fn into_summary(self) -> ConversationSummary {
         let last_message = match (
             self.lm_id,
             self.lm_seq,
@@ -165,11 +239,6 @@ impl SummaryRow {
                 conversation_id: self.id,
                 seq,
                 sender_id,
-                recipient_id: if sender_id == viewer {
-                    self.peer_id
-                } else {
-                    viewer
-                },
                 content: self.lm_content.unwrap_or_default(),
                 created_at,
                 edited_at: self.lm_edited_at,
@@ -191,46 +260,5 @@ impl SummaryRow {
             },
             last_message,
         }
-    }
-}
-
-impl SqlStore {
-    pub(crate) async fn member_conversation(
-        &self,
-        conversation_id: ConversationId,
-        user: UserId,
-    ) -> Result<Option<MemberConversation>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(MEMBER_CONVERSATION).bind(conversation_id).bind(user)
-                .fetch_optional(p).await
-        })?)
-    }
-
-    pub(crate) async fn summary_for_member(
-        &self,
-        conversation_id: ConversationId,
-        user: UserId,
-    ) -> Result<Option<ConversationSummary>, StoreError> {
-        let row: Option<SummaryRow> = on_pool!(&self.pool, p => {
-            sqlx::query_as(ONE_FOR_MEMBER).bind(user).bind(conversation_id).fetch_optional(p).await
-        })?;
-        Ok(row.map(|row| row.into_summary(user)))
-    }
-
-    /// Up to `limit` of the user's conversations with activity before `after` (an
-    /// `(activity_at, id)` cursor from the previous page), most recent first.
-    pub(crate) async fn list_for_member(
-        &self,
-        user: UserId,
-        after: Option<(Timestamp, ConversationId)>,
-        limit: i64,
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let (activity, id) = after.unwrap_or((Timestamp(i64::MAX), ConversationId(i64::MAX)));
-        let rows: Vec<SummaryRow> = on_pool!(&self.pool, p => {
-            sqlx::query_as(LIST_FOR_MEMBER)
-                .bind(user).bind(activity).bind(id).bind(limit)
-                .fetch_all(p).await
-        })?;
-        Ok(rows.into_iter().map(|row| row.into_summary(user)).collect())
     }
 }

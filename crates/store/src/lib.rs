@@ -1,11 +1,17 @@
-//! Persistence for missive: users, direct conversations and messages.
+//! Persistence for missive: users, sessions, conversations and messages.
 //!
-//! One [`Store`] trait, one SQL implementation ([`SqlStore`]) whose queries are written once and
-//! run on both SQLite and PostgreSQL. This crate knows nothing of HTTP; the server wraps the
-//! store (caching, failure injection in tests) through the trait.
+//! One SQL store ([`SqlStore`]) whose queries are written once and run on both SQLite and
+//! PostgreSQL. Its methods are grouped by area in traits, each declared beside its SQL
+//! (bring them into scope with `use missive_store::prelude::*`). Every write returns the
+//! [`Changes`] it made, for whoever reacts after commit. Authorization lives here too: a
+//! method that reads or writes on behalf of a user checks their membership in the same
+//! statement or snapshot. This crate knows nothing of HTTP, caching or Redis.
 
+mod change;
 mod conversations;
 mod error;
+#[cfg(feature = "testing")]
+mod faults;
 mod history;
 mod ids;
 mod messages;
@@ -17,15 +23,31 @@ mod sql;
 mod store;
 mod users;
 
+pub use change::{AccountChange, Change, Changes, ConversationChange, ConversationKind};
+pub use conversations::ConversationStore;
 pub use error::{ConflictKind, StoreError};
+#[cfg(feature = "testing")]
+pub use faults::{Fault, Faults};
+pub use history::HistoryStore;
 pub use ids::{ConversationId, MessageId, SessionId, UserId};
+pub use messages::MessageStore;
 pub use models::{
-    AccountChanges, Conversation, ConversationSummary, HistoryWindow, Idempotency,
-    MemberConversation, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome,
-    Session, SessionUser, Timestamp, User,
+    AccountChanges, Altered, Conversation, ConversationSummary, DirectMessage, HistoryWindow,
+    Idempotency, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome, Session,
+    SessionUser, Timestamp, User,
 };
 pub use pool::{Backend, DbPool, PoolSettings, SqliteSync};
-pub use store::{Page, SqlStore, Store};
+pub use read_state::ReadStateStore;
+pub use sessions::SessionStore;
+pub use store::{Page, SqlStore};
+pub use users::UserStore;
+
+/// The store's traits, for calling its methods: `use missive_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ConversationStore, HistoryStore, MessageStore, ReadStateStore, SessionStore, UserStore,
+    };
+}
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,10 +1,65 @@
-//! Sending, editing and deleting messages.
+//! Sending, editing and deleting messages. Every method acts for a user and checks, in the
+//! same transaction, that they are a member of the message's conversation (and its sender,
+//! where only the sender may act).
 
-use crate::conversations::ordered;
+use crate::conversations::{ConversationStore, ordered};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, DbPool, on_pool, on_writer};
-use crate::sql::{Dialect, message_select};
-use crate::{Idempotency, Message, SendOutcome, SqlStore, StoreError, Timestamp};
+use crate::sql::{Dialect, change_in, message_select};
+use crate::{
+    Altered, Change, Changes, ConversationChange, ConversationKind, DirectMessage, Idempotency,
+    Message, SendOutcome, SqlStore, StoreError, Timestamp,
+};
+
+/// Messages: sending, editing, deleting and hiding.
+#[allow(async_fn_in_trait)] // used through `SqlStore` itself, never as `dyn` or generically
+pub trait MessageStore {
+    /// Sends a message from `sender` to `recipient`, opening their direct conversation if
+    /// needed. The message gets the conversation's next `seq` in the same transaction, so
+    /// sequence numbers are gapless and in commit order. `NotFound` when the recipient does
+    /// not exist.
+    async fn send_direct_message(
+        &self,
+        sender: UserId,
+        recipient: UserId,
+        content: &str,
+    ) -> Result<(DirectMessage, Changes), StoreError>;
+    /// Sends into a conversation the sender is a member of (`NotFound` otherwise), at most
+    /// once per idempotency key: see [`SendOutcome`].
+    async fn send_message(
+        &self,
+        conversation_id: ConversationId,
+        sender: UserId,
+        content: &str,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<(SendOutcome, Changes), StoreError>;
+    /// Forgets idempotency keys first used before `before`; returns how many.
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError>;
+    /// A message and its earlier contents (oldest first, with the time each was replaced),
+    /// read in one snapshot; `None` unless `viewer` is a member of its conversation.
+    async fn message_versions(
+        &self,
+        id: MessageId,
+        viewer: UserId,
+    ) -> Result<Option<(Message, Vec<(String, Timestamp)>)>, StoreError>;
+    /// Replaces a message's content, keeping the old version: see [`Altered`]. `NotFound`
+    /// unless `editor` is a member of its conversation.
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        editor: UserId,
+        content: &str,
+    ) -> Result<(Altered, Changes), StoreError>;
+    /// Deletes a message for everyone, leaving a tombstone at its seq: see [`Altered`].
+    /// `NotFound` unless `user` is a member of its conversation.
+    async fn delete_message(
+        &self,
+        id: MessageId,
+        user: UserId,
+    ) -> Result<(Altered, Changes), StoreError>;
+    /// Hides a message from one member's views only (`NotFound` for a non-member).
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<Changes, StoreError>;
+}
 
 // Taking the next seq locks the conversation row (and on SQLite the database, via BEGIN
 // IMMEDIATE), so concurrent sends queue here and commit in sequence order with no gaps. The
@@ -20,7 +75,7 @@ macro_rules! next_seq {
              WHEN $3 > COALESCE(last_message_at, 0) THEN $3 ELSE last_message_at + 1 END \
              WHERE ",
             $conversation,
-            " RETURNING id, last_seq, direct_low, direct_high, last_message_at"
+            " RETURNING id, last_seq, kind, last_message_at"
         )
     };
 }
@@ -39,8 +94,9 @@ macro_rules! send_in_one_statement {
             next_seq!($conversation),
             "), sent AS (INSERT INTO messages (conversation_id, seq, sender_id, content, created_at) \
              SELECT id, last_seq, $4, $5, last_message_at FROM slot RETURNING id) \
-             SELECT slot.id, slot.last_seq, slot.direct_low, slot.direct_high, \
-             slot.last_message_at, sent.id FROM slot, sent"
+             SELECT slot.id, slot.last_seq, slot.kind, slot.last_message_at, sent.id, \
+             ARRAY(SELECT cm.user_id FROM conversation_members cm \
+                 WHERE cm.conversation_id = slot.id ORDER BY cm.user_id) FROM slot, sent"
         )
     };
 }
@@ -64,70 +120,76 @@ const RECORD_KEY_MESSAGE: &str =
     "UPDATE idempotency_keys SET message_id = $3 WHERE user_id = $1 AND idem_key = $2";
 const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
 const BY_ID: &str = concat!(message_select!(), "WHERE m.id = $1");
-// The row an edit replaces, locked against concurrent edits so no version is lost. SQLite
-// has no FOR UPDATE; its write transaction already excludes other writers.
-const EDITABLE_PG: &str = concat!(
-    message_select!(),
-    "WHERE m.id = $1 AND m.sender_id = $2 AND m.deleted_at IS NULL FOR UPDATE OF m"
-);
-const EDITABLE_SQLITE: &str = concat!(
-    message_select!(),
-    "WHERE m.id = $1 AND m.sender_id = $2 AND m.deleted_at IS NULL"
-);
+// A message if `$2` is a member of its conversation.
+macro_rules! member_message {
+    () => {
+        concat!(
+            message_select!(),
+            "JOIN conversation_members cm ON cm.conversation_id = m.conversation_id \
+             AND cm.user_id = $2 WHERE m.id = $1"
+        )
+    };
+}
+const FOR_MEMBER: &str = member_message!();
+// The row an edit or delete changes, locked against concurrent ones so no version is lost.
+// SQLite has no FOR UPDATE; its write transaction already excludes other writers.
+const TO_ALTER_PG: &str = concat!(member_message!(), " FOR UPDATE OF m");
 const KEEP_VERSION: &str =
     "INSERT INTO message_versions (message_id, content, replaced_at) VALUES ($1, $2, $3)";
 const REPLACE_CONTENT: &str = "UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1";
 const VERSIONS: &str =
     "SELECT content, replaced_at FROM message_versions WHERE message_id = $1 ORDER BY id";
 // Deleting for everyone keeps the seq as a tombstone and forgets every version's text.
-const TOMBSTONE: &str = "UPDATE messages SET content = '', deleted_at = $3 \
-    WHERE id = $1 AND sender_id = $2 AND deleted_at IS NULL";
+const TOMBSTONE: &str = "UPDATE messages SET content = '', deleted_at = $2 WHERE id = $1";
 const FORGET_VERSIONS: &str = "DELETE FROM message_versions WHERE message_id = $1";
-const HIDE: &str = "INSERT INTO hidden_messages (user_id, message_id) \
-    SELECT $2, m.id FROM messages m JOIN conversation_members cm \
-    ON cm.conversation_id = m.conversation_id AND cm.user_id = $2 WHERE m.id = $1 \
+const HIDE: &str = "INSERT INTO hidden_messages (user_id, message_id) VALUES ($2, $1) \
     ON CONFLICT DO NOTHING";
-const VISIBLE_TO: &str = "SELECT 1 FROM messages m JOIN conversation_members cm \
-    ON cm.conversation_id = m.conversation_id AND cm.user_id = $2 WHERE m.id = $1";
+// A read that sees one snapshot throughout. PostgreSQL's default (read committed) gives each
+// statement its own; in SQLite's WAL mode a transaction keeps the snapshot of its first read.
+pub(crate) const SNAPSHOT_PG: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+pub(crate) const SNAPSHOT_SQLITE: &str = "BEGIN";
+
+/// In an edit or delete: message `$id` read in transaction `$tx` (on pool `$p`) and locked
+/// until it ends, if `$user` is a member of its conversation (else the method returns
+/// `NotFound`) and its sender (else it answers `Altered::NotSender`, changing nothing).
+macro_rules! own_message {
+    ($p:expr, $tx:expr, $id:expr, $user:expr) => {{
+        let current: Option<Message> = sqlx::query_as($p.pick(TO_ALTER_PG, FOR_MEMBER))
+            .bind($id)
+            .bind($user)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let message = current.ok_or(StoreError::NotFound)?;
+        if message.sender_id != $user {
+            return Ok((Altered::NotSender, Vec::new()));
+        }
+        message
+    }};
+}
 
 /// Where a message goes.
 #[derive(Clone, Copy)]
-pub(crate) enum Target {
+enum Target {
     /// The direct conversation of a pair (`low <= high`), which must exist already.
     Pair(UserId, UserId),
     /// A conversation by id, which the sender must be a member of.
     Conversation(ConversationId),
 }
 
-/// What taking a seq returns: conversation id, seq, the pair, and the message's time.
-type Slot = (
-    ConversationId,
-    i64,
-    Option<UserId>,
-    Option<UserId>,
-    Timestamp,
-);
+/// What taking a seq returns: conversation id, seq, kind, and the message's time.
+type Slot = (ConversationId, i64, String, Timestamp);
 
-/// A one-statement send's answer: its slot, then the new message's id.
-type SentRow = (
-    ConversationId,
-    i64,
-    Option<UserId>,
-    Option<UserId>,
-    Timestamp,
-    MessageId,
-);
+/// A one-statement send's answer: its slot, the new message's id, and the members.
+type SentRow = (ConversationId, i64, String, Timestamp, MessageId, Vec<i64>);
 
 /// The message a send created, from its slot and id.
-fn created(slot: Slot, id: MessageId, sender: UserId, content: &str) -> Message {
-    let (conversation_id, seq, low, high, sent_at) = slot;
-    let (low, high) = (low.unwrap_or(sender), high.unwrap_or(sender));
+fn created(slot: &Slot, id: MessageId, sender: UserId, content: &str) -> Message {
+    let (conversation_id, seq, _, sent_at) = *slot;
     Message {
         id,
         conversation_id,
         seq,
         sender_id: sender,
-        recipient_id: if sender == low { high } else { low },
         content: content.to_owned(),
         created_at: sent_at,
         edited_at: None,
@@ -135,41 +197,171 @@ fn created(slot: Slot, id: MessageId, sender: UserId, content: &str) -> Message 
     }
 }
 
-impl SqlStore {
-    pub(crate) async fn send_direct(
+fn message_created(message: &Message) -> ConversationChange {
+    ConversationChange::MessageCreated {
+        message: message.id,
+        seq: message.seq,
+    }
+}
+
+impl MessageStore for SqlStore {
+    async fn send_direct_message(
         &self,
         sender: UserId,
         recipient: UserId,
         content: &str,
-    ) -> Result<Message, StoreError> {
+    ) -> Result<(DirectMessage, Changes), StoreError> {
         let (low, high) = ordered(sender, recipient);
         let target = Target::Pair(low, high);
         // The first message between two users finds no conversation: open it, then send.
-        let sent = match self.send_into(target, sender, content, None).await {
+        let (sent, changes) = match self.send_into(target, sender, content, None).await {
             Err(StoreError::NotFound) => {
-                self.open_direct(sender, recipient).await?;
-                self.send_into(target, sender, content, None).await?
+                let (_, mut changes) = self.open_direct_conversation(sender, recipient).await?;
+                let (sent, sent_changes) = self.send_into(target, sender, content, None).await?;
+                changes.extend(sent_changes);
+                (sent, changes)
             }
             other => other?,
         };
         match sent {
-            SendOutcome::Created(message) | SendOutcome::Replayed(message) => Ok(message),
+            SendOutcome::Created(message) | SendOutcome::Replayed(message) => Ok((
+                DirectMessage {
+                    message,
+                    recipient_id: recipient,
+                },
+                changes,
+            )),
             SendOutcome::KeyReused => Err(StoreError::NotFound),
         }
     }
 
+    async fn send_message(
+        &self,
+        conversation_id: ConversationId,
+        sender: UserId,
+        content: &str,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<(SendOutcome, Changes), StoreError> {
+        self.send_into(
+            Target::Conversation(conversation_id),
+            sender,
+            content,
+            idempotency,
+        )
+        .await
+    }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
+        Ok(on_writer!(self, p => {
+            sqlx::query(PURGE_KEYS).bind(before).execute(p).await?.rows_affected()
+        }))
+    }
+
+    async fn message_versions(
+        &self,
+        id: MessageId,
+        viewer: UserId,
+    ) -> Result<Option<(Message, Vec<(String, Timestamp)>)>, StoreError> {
+        Ok(on_pool!(self, p => {
+            let mut tx = p.begin_detached(p.pick(SNAPSHOT_PG, SNAPSHOT_SQLITE)).await?;
+            let message: Option<Message> = sqlx::query_as(FOR_MEMBER).bind(id).bind(viewer)
+                .fetch_optional(&mut *tx).await?;
+            let found = match message {
+                Some(message) => {
+                    let earlier = sqlx::query_as(VERSIONS).bind(id).fetch_all(&mut *tx).await?;
+                    Some((message, earlier))
+                }
+                None => None,
+            };
+            tx.commit().await?;
+            found
+        }))
+    }
+
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        editor: UserId,
+        content: &str,
+    ) -> Result<(Altered, Changes), StoreError> {
+        let now = Timestamp::now();
+        on_writer!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let mut message = own_message!(p, tx, id, editor);
+            if message.deleted_at.is_some() {
+                return Ok((Altered::Deleted, Vec::new()));
+            }
+            sqlx::query(KEEP_VERSION).bind(id).bind(&message.content).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query(REPLACE_CONTENT).bind(id).bind(content).bind(now)
+                .execute(&mut *tx).await?;
+            let what = ConversationChange::MessageEdited { message: id, seq: message.seq };
+            let change = change_in!(&mut *tx, message.conversation_id, what);
+            tx.commit().await?;
+            message.content = content.to_owned();
+            message.edited_at = Some(now);
+            Ok((Altered::Done(message), vec![change]))
+        })
+    }
+
+    /// Deleting keeps the seq, as a tombstone with no content and no history.
+    async fn delete_message(
+        &self,
+        id: MessageId,
+        user: UserId,
+    ) -> Result<(Altered, Changes), StoreError> {
+        let now = Timestamp::now();
+        on_writer!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let mut message = own_message!(p, tx, id, user);
+            if message.deleted_at.is_some() {
+                return Ok((Altered::Done(message), Vec::new()));
+            }
+            sqlx::query(TOMBSTONE).bind(id).bind(now).execute(&mut *tx).await?;
+            sqlx::query(FORGET_VERSIONS).bind(id).execute(&mut *tx).await?;
+            let what = ConversationChange::MessageDeleted { message: id, seq: message.seq };
+            let change = change_in!(&mut *tx, message.conversation_id, what);
+            tx.commit().await?;
+            message.content.clear();
+            message.deleted_at = Some(now);
+            Ok((Altered::Done(message), vec![change]))
+        })
+    }
+
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<Changes, StoreError> {
+        on_writer!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let visible: Option<Message> = sqlx::query_as(FOR_MEMBER).bind(id).bind(user)
+                .fetch_optional(&mut *tx).await?;
+            let message = visible.ok_or(StoreError::NotFound)?;
+            let hidden = sqlx::query(HIDE).bind(id).bind(user).execute(&mut *tx).await?;
+            if hidden.rows_affected() == 0 {
+                // Hidden before: nothing changes.
+                return Ok(Vec::new());
+            }
+            let what = ConversationChange::MessageHidden { message: id, seq: message.seq, by: user };
+            let change = change_in!(&mut *tx, message.conversation_id, what);
+            tx.commit().await?;
+            Ok(vec![change])
+        })
+    }
+}
+
+impl SqlStore {
     /// Sends into `target` in one transaction: claim the idempotency key (if any), take the
-    /// next seq, insert (on PostgreSQL without a key: one statement, one round trip). A replay or a refused key touches no seq. `NotFound` when there is no
-    /// such conversation, or the sender is not in it.
-    pub(crate) async fn send_into(
+    /// next seq, insert (on PostgreSQL without a key: one statement, one round trip). A
+    /// replay or a refused key touches no seq. `NotFound` when there is no such
+    /// conversation, or the sender is not in it.
+    async fn send_into(
         &self,
         target: Target,
         sender: UserId,
         content: &str,
         idempotency: Option<Idempotency<'_>>,
-    ) -> Result<SendOutcome, StoreError> {
+    ) -> Result<(SendOutcome, Changes), StoreError> {
         let now = Timestamp::now();
         if let (DbPool::Postgres(pool), None) = (&self.pool, idempotency) {
+            self.fault_point().await?;
             let sent: Option<SentRow> = match target {
                 Target::Pair(low, high) => sqlx::query_as(SEND_BY_PAIR_PG).bind(low).bind(high),
                 Target::Conversation(id) => sqlx::query_as(SEND_BY_ID_PG).bind(id).bind(sender),
@@ -179,11 +371,20 @@ impl SqlStore {
             .bind(content)
             .fetch_optional(pool)
             .await?;
-            let (conversation, seq, low, high, sent_at, id) = sent.ok_or(StoreError::NotFound)?;
-            let slot = (conversation, seq, low, high, sent_at);
-            return Ok(SendOutcome::Created(created(slot, id, sender, content)));
+            let (conversation, seq, kind, sent_at, id, members) =
+                sent.ok_or(StoreError::NotFound)?;
+            let slot = (conversation, seq, kind, sent_at);
+            let message = created(&slot, id, sender, content);
+            let change = Change::Conversation {
+                conversation,
+                kind: ConversationKind::try_from(slot.2)
+                    .map_err(|err| sqlx::Error::Decode(err.into()))?,
+                members: members.into_iter().map(UserId).collect(),
+                what: message_created(&message),
+            };
+            return Ok((SendOutcome::Created(message), vec![change]));
         }
-        on_writer!(&self.pool, p => {
+        on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
                 let claimed: Option<UserId> = sqlx::query_scalar(CLAIM_KEY)
@@ -208,7 +409,7 @@ impl SqlStore {
                             (request_hash, message_id) = (current.0, current.1);
                         }
                         if request_hash != key.request_hash {
-                            return Ok(SendOutcome::KeyReused);
+                            return Ok((SendOutcome::KeyReused, Vec::new()));
                         }
                         let earlier_message: Option<Message> = match message_id {
                             Some(id) => sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?,
@@ -217,9 +418,8 @@ impl SqlStore {
                         // Not reachable: a key and its message are stored in one transaction and
                         // deleted together (ON DELETE CASCADE). Answered as not found rather
                         // than trusted.
-                        return earlier_message
-                            .map(SendOutcome::Replayed)
-                            .ok_or(StoreError::NotFound);
+                        let earlier_message = earlier_message.ok_or(StoreError::NotFound)?;
+                        return Ok((SendOutcome::Replayed(earlier_message), Vec::new()));
                     }
                 }
             }
@@ -230,10 +430,8 @@ impl SqlStore {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(slot) = slot else {
-                return Err(StoreError::NotFound);
-            };
-            let (conversation_id, seq, _, _, sent_at) = slot;
+            let slot = slot.ok_or(StoreError::NotFound)?;
+            let (conversation_id, seq, _, sent_at) = slot;
             let id: MessageId = sqlx::query_scalar(INSERT_MESSAGE)
                 .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(sent_at)
                 .fetch_one(&mut *tx).await?;
@@ -241,106 +439,10 @@ impl SqlStore {
                 sqlx::query(RECORD_KEY_MESSAGE).bind(sender).bind(key.key).bind(id)
                     .execute(&mut *tx).await?;
             }
+            let message = created(&slot, id, sender, content);
+            let change = change_in!(&mut *tx, conversation_id, message_created(&message));
             tx.commit().await?;
-            Ok(SendOutcome::Created(created(slot, id, sender, content)))
-        })
-    }
-
-    pub(crate) async fn purge_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
-        Ok(on_writer!(&self.pool, p => {
-            sqlx::query(PURGE_KEYS).bind(before).execute(p).await?.rows_affected()
-        }))
-    }
-
-    pub(crate) async fn find_message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await
-        })?)
-    }
-
-    pub(crate) async fn replace_content(
-        &self,
-        id: MessageId,
-        editor: UserId,
-        content: &str,
-    ) -> Result<Message, StoreError> {
-        let now = Timestamp::now();
-        on_writer!(&self.pool, p => {
-            let mut tx = p.begin_write().await?;
-            let current: Option<Message> = sqlx::query_as(p.pick(EDITABLE_PG, EDITABLE_SQLITE))
-                .bind(id)
-                .bind(editor)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(mut message) = current else {
-                return Err(StoreError::NotFound);
-            };
-            sqlx::query(KEEP_VERSION)
-                .bind(id)
-                .bind(&message.content)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(REPLACE_CONTENT)
-                .bind(id)
-                .bind(content)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            message.content = content.to_owned();
-            message.edited_at = Some(now);
-            Ok(message)
-        })
-    }
-
-    pub(crate) async fn versions_of(
-        &self,
-        id: MessageId,
-    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(VERSIONS).bind(id).fetch_all(p).await
-        })?)
-    }
-
-    /// Deletes a message for everyone: its seq stays, as a tombstone with no content and no
-    /// history. Only the sender may; deleting a tombstone again changes nothing.
-    pub(crate) async fn tombstone(
-        &self,
-        id: MessageId,
-        sender: UserId,
-    ) -> Result<Message, StoreError> {
-        let now = Timestamp::now();
-        on_writer!(&self.pool, p => {
-            let mut tx = p.begin_write().await?;
-            let deleted = sqlx::query(TOMBSTONE).bind(id).bind(sender).bind(now)
-                .execute(&mut *tx).await?.rows_affected();
-            if deleted == 1 {
-                sqlx::query(FORGET_VERSIONS).bind(id).execute(&mut *tx).await?;
-            }
-            let message: Option<Message> =
-                sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?;
-            tx.commit().await?;
-            match message {
-                Some(message) if message.sender_id == sender => Ok(message),
-                _ => Err(StoreError::NotFound),
-            }
-        })
-    }
-
-    /// Hides a message from one member's views. `NotFound` unless the user is a member of
-    /// its conversation.
-    pub(crate) async fn hide(&self, id: MessageId, user: UserId) -> Result<(), StoreError> {
-        on_writer!(&self.pool, p => {
-            let mut tx = p.begin_write().await?;
-            let visible: Option<i32> = sqlx::query_scalar(VISIBLE_TO).bind(id).bind(user)
-                .fetch_optional(&mut *tx).await?;
-            if visible.is_none() {
-                return Err(StoreError::NotFound);
-            }
-            sqlx::query(HIDE).bind(id).bind(user).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
+            Ok((SendOutcome::Created(message), vec![change]))
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ConversationId, MessageId, SessionId, UserId};
+use crate::{ConversationId, ConversationKind, MessageId, SessionId, UserId};
 
 /// A point in time as unix microseconds: stored as a 64-bit integer so that both backends
 /// compare and order it the same way.
@@ -70,31 +70,49 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-/// A direct conversation between two users (`user_low <= user_high`; equal for notes to self).
+/// A conversation (for now always a direct one: see [`ConversationKind`]).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Conversation {
     pub id: ConversationId,
-    #[sqlx(rename = "direct_low")]
-    pub user_low: UserId,
-    #[sqlx(rename = "direct_high")]
-    pub user_high: UserId,
+    #[sqlx(try_from = "String")]
+    pub kind: ConversationKind,
     pub last_seq: i64,
     pub created_at: Timestamp,
 }
 
-/// A message as its readers see it. `recipient_id` is the other member of the direct
-/// conversation (the sender itself in a conversation with oneself).
+/// A message as its readers see it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub seq: i64,
     pub sender_id: UserId,
-    pub recipient_id: UserId,
     pub content: String,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub deleted_at: Option<Timestamp>,
+}
+
+/// A message of a direct conversation with its recipient: the other member (the sender
+/// itself in a conversation with oneself). What the compatibility faces show.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DirectMessage {
+    #[sqlx(flatten)]
+    pub message: Message,
+    pub recipient_id: UserId,
+}
+
+/// What an edit or a delete for everyone did. Not being a member is `NotFound` instead:
+/// a non-member learns nothing of the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Altered {
+    /// Done; the message as it is now. Deleting a deleted message again answers its
+    /// tombstone and changes nothing.
+    Done(Message),
+    /// Only the sender may change a message for everyone.
+    NotSender,
+    /// The message was deleted: it cannot be edited any more.
+    Deleted,
 }
 
 /// A login session. Access tokens carry its id; ending it ends them.
@@ -172,14 +190,6 @@ pub enum HistoryWindow {
 pub struct MessageWindow {
     pub messages: Vec<Message>,
     pub has_more: bool,
-}
-
-/// A conversation as one of its members sees it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct MemberConversation {
-    #[sqlx(flatten)]
-    pub conversation: Conversation,
-    pub last_read_seq: i64,
 }
 
 /// A member's read position and what is unread after it.

@@ -78,26 +78,32 @@ pub enum DbPool {
     },
 }
 
-/// Runs `$body` with `$p` bound to the concrete pool for reads. The body is written once and
-/// compiled for each backend, which is how every query in this crate is shared by both.
+/// Runs `$body` with `$p` bound to the store's concrete pool for reads. The body is written
+/// once and compiled for each backend, which is how every query in this crate is shared by
+/// both. Every statement starts here or in [`on_writer`], which is also where tests inject
+/// faults (`SqlStore::faults`, with the `testing` feature).
 macro_rules! on_pool {
-    ($pool:expr, $p:ident => $body:expr) => {
-        match $pool {
+    ($store:expr, $p:ident => $body:expr) => {{
+        let store: &$crate::SqlStore = $store;
+        store.fault_point().await?;
+        match &store.pool {
             $crate::pool::DbPool::Postgres($p) => $body,
             $crate::pool::DbPool::Sqlite { reads: $p, .. } => $body,
         }
-    };
+    }};
 }
 pub(crate) use on_pool;
 
 /// As [`on_pool`], for a body that writes: on SQLite, `$p` is the one writer connection.
 macro_rules! on_writer {
-    ($pool:expr, $p:ident => $body:expr) => {
-        match $pool {
+    ($store:expr, $p:ident => $body:expr) => {{
+        let store: &$crate::SqlStore = $store;
+        store.fault_point().await?;
+        match &store.pool {
             $crate::pool::DbPool::Postgres($p) => $body,
             $crate::pool::DbPool::Sqlite { writer: $p, .. } => $body,
         }
-    };
+    }};
 }
 pub(crate) use on_writer;
 
@@ -186,10 +192,13 @@ impl DbPool {
     }
 
     pub async fn close(&self) {
-        if let Self::Sqlite { writer, .. } = self {
-            writer.close().await;
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite { reads, writer } => {
+                writer.close().await;
+                reads.close().await;
+            }
         }
-        on_pool!(self, p => p.close().await)
     }
 }
 

@@ -4,8 +4,27 @@
 
 use crate::ids::{ConversationId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::sql::unread_count_of;
-use crate::{ReadState, SqlStore, StoreError};
+use crate::sql::{change_in, unread_count_of};
+use crate::{Changes, ConversationChange, ReadState, SqlStore, StoreError};
+
+/// Members' read positions.
+#[allow(async_fn_in_trait)] // used through `SqlStore` itself, never as `dyn` or generically
+pub trait ReadStateStore {
+    /// The member's read position and unread count (`NotFound` for a non-member).
+    async fn read_state(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> Result<ReadState, StoreError>;
+    /// Moves the member's read position forward to `seq` (never back, never past the last
+    /// message); `NotFound` for a non-member.
+    async fn mark_read(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+        seq: i64,
+    ) -> Result<(ReadState, Changes), StoreError>;
+}
 
 const READ_STATE: &str = concat!(
     "SELECT cm.last_read_seq, ",
@@ -13,14 +32,15 @@ const READ_STATE: &str = concat!(
     " AS unread_count FROM conversation_members cm \
      WHERE cm.conversation_id = $1 AND cm.user_id = $2"
 );
-// Forward only, and never past the conversation's last message. Written with CASE because
-// GREATEST/LEAST (PostgreSQL) and scalar MAX/MIN (SQLite) are not shared.
+// Forward only, and never past the conversation's last message: no row changes when the
+// position would not move. Written with CASE because GREATEST/LEAST (PostgreSQL) and scalar
+// MAX/MIN (SQLite) are not shared.
 const ADVANCE: &str = "UPDATE conversation_members SET last_read_seq = CASE \
-    WHEN $3 <= last_read_seq THEN last_read_seq \
     WHEN $3 > (SELECT c.last_seq FROM conversations c WHERE c.id = $1) \
         THEN (SELECT c.last_seq FROM conversations c WHERE c.id = $1) \
     ELSE $3 END \
-    WHERE conversation_id = $1 AND user_id = $2";
+    WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 \
+    AND last_read_seq < (SELECT c.last_seq FROM conversations c WHERE c.id = $1)";
 
 #[derive(sqlx::FromRow)]
 struct ReadRow {
@@ -37,35 +57,39 @@ impl From<ReadRow> for ReadState {
     }
 }
 
-impl SqlStore {
-    pub(crate) async fn read_state_of(
+impl ReadStateStore for SqlStore {
+    async fn read_state(
         &self,
         conversation_id: ConversationId,
         user: UserId,
     ) -> Result<ReadState, StoreError> {
-        let row: Option<ReadRow> = on_pool!(&self.pool, p => {
+        let row: Option<ReadRow> = on_pool!(self, p => {
             sqlx::query_as(READ_STATE).bind(conversation_id).bind(user).fetch_optional(p).await
         })?;
         row.map(ReadState::from).ok_or(StoreError::NotFound)
     }
 
-    pub(crate) async fn advance_read(
+    async fn mark_read(
         &self,
         conversation_id: ConversationId,
         user: UserId,
         seq: i64,
-    ) -> Result<ReadState, StoreError> {
-        on_writer!(&self.pool, p => {
+    ) -> Result<(ReadState, Changes), StoreError> {
+        on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
             let moved = sqlx::query(ADVANCE).bind(conversation_id).bind(user).bind(seq)
                 .execute(&mut *tx).await?.rows_affected();
-            if moved == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let row: ReadRow = sqlx::query_as(READ_STATE).bind(conversation_id).bind(user)
-                .fetch_one(&mut *tx).await?;
+            let row: Option<ReadRow> = sqlx::query_as(READ_STATE).bind(conversation_id)
+                .bind(user).fetch_optional(&mut *tx).await?;
+            let state = ReadState::from(row.ok_or(StoreError::NotFound)?);
+            let changes = if moved == 0 {
+                Vec::new()
+            } else {
+                let what = ConversationChange::Read { user, seq: state.last_read_seq };
+                vec![change_in!(&mut *tx, conversation_id, what)]
+            };
             tx.commit().await?;
-            Ok(row.into())
+            Ok((state, changes))
         })
     }
 }

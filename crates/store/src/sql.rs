@@ -3,17 +3,53 @@
 
 use sqlx::{PgPool, SqlitePool};
 
-/// The columns of [`crate::Message`], selected from `messages m JOIN conversations c`. The
-/// recipient of a direct message is whichever member of the pair did not send it.
+use crate::{Change, ConversationChange, ConversationId, ConversationKind, UserId};
+
+/// The columns of [`crate::Message`], selected from `messages m`.
 macro_rules! message_select {
     () => {
-        "SELECT m.id, m.conversation_id, m.seq, m.sender_id, \
-         CASE WHEN m.sender_id = c.direct_low THEN c.direct_high ELSE c.direct_low END AS recipient_id, \
-         m.content, m.created_at, m.edited_at, m.deleted_at \
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.created_at, \
+         m.edited_at, m.deleted_at FROM messages m "
     };
 }
 pub(crate) use message_select;
+
+/// A conversation's kind and members, one row per member: what a write reports as changed.
+pub(crate) const MEMBERS: &str = "SELECT c.kind, cm.user_id FROM conversations c \
+    JOIN conversation_members cm ON cm.conversation_id = c.id WHERE c.id = $1 ORDER BY cm.user_id";
+
+/// The [`Change`] that `$what` made to conversation `$conversation`, reading its kind and
+/// members on `$conn` (inside the writing transaction, so they are the ones it committed
+/// with).
+macro_rules! change_in {
+    ($conn:expr, $conversation:expr, $what:expr) => {{
+        let rows: Vec<(String, $crate::UserId)> = sqlx::query_as($crate::sql::MEMBERS)
+            .bind($conversation)
+            .fetch_all($conn)
+            .await?;
+        $crate::sql::conversation_change($conversation, rows, $what)?
+    }};
+}
+pub(crate) use change_in;
+
+/// Builds a conversation's [`Change`] from the rows of [`MEMBERS`].
+pub(crate) fn conversation_change(
+    conversation: ConversationId,
+    rows: Vec<(String, UserId)>,
+    what: ConversationChange,
+) -> Result<Change, sqlx::Error> {
+    let kind = rows
+        .first()
+        .map(|(kind, _)| kind.clone())
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let kind = ConversationKind::try_from(kind).map_err(|err| sqlx::Error::Decode(err.into()))?;
+    Ok(Change::Conversation {
+        conversation,
+        kind,
+        members: rows.into_iter().map(|(_, user)| user).collect(),
+        what,
+    })
+}
 
 /// A condition: message `m` is not hidden from the user bound at `$user` ("delete for me").
 macro_rules! not_hidden_from {
@@ -60,7 +96,7 @@ pub(crate) use user_select;
 /// The columns of [`crate::Conversation`].
 macro_rules! conversation_columns {
     () => {
-        "id, direct_low, direct_high, last_seq, created_at"
+        "id, kind, last_seq, created_at"
     };
 }
 pub(crate) use conversation_columns;

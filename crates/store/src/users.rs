@@ -5,7 +5,10 @@ use crate::ids::UserId;
 use crate::pool::{Begin, on_pool, on_writer};
 use crate::sessions::REVOKE_OTHERS;
 use crate::sql::user_select;
-use crate::{AccountChanges, ConflictKind, NewUser, SqlStore, StoreError, Timestamp, User};
+use crate::{
+    AccountChange, AccountChanges, Change, Changes, ConflictKind, NewUser, SqlStore, StoreError,
+    Timestamp, User,
+};
 
 const INSERT_USER: &str = "INSERT INTO users \
     (username, email, full_name, password_hash, created_at, last_active_at) \
@@ -39,10 +42,38 @@ fn prefix_pattern(prefix: &str) -> String {
     pattern
 }
 
-impl SqlStore {
-    pub(crate) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
+/// User accounts.
+#[allow(async_fn_in_trait)] // used through `SqlStore` itself, never as `dyn` or generically
+pub trait UserStore {
+    /// Creates a user; `Conflict(Username | Email)` when either is taken, ignoring case.
+    async fn create_user(&self, user: NewUser) -> Result<(User, Changes), StoreError>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Looks a user up by e-mail, ignoring case.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Looks a user up by username, ignoring case.
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Records that the user was active now (on login); returns the time recorded.
+    async fn touch_user(&self, id: UserId) -> Result<(Timestamp, Changes), StoreError>;
+    /// Deletes the user and, with them, their sessions, conversations and messages.
+    async fn delete_user(&self, id: UserId) -> Result<Changes, StoreError>;
+    /// Changes the display name and/or password (ending the other sessions) atomically.
+    async fn update_account(
+        &self,
+        id: UserId,
+        changes: AccountChanges,
+    ) -> Result<(User, Changes), StoreError>;
+    /// Users whose username starts with `prefix`, ignoring case, in username order.
+    async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError>;
+}
+
+fn account(user: UserId, what: AccountChange) -> Changes {
+    vec![Change::Account { user, what }]
+}
+
+impl UserStore for SqlStore {
+    async fn create_user(&self, user: NewUser) -> Result<(User, Changes), StoreError> {
         let now = Timestamp::now();
-        let inserted: Result<UserId, sqlx::Error> = on_writer!(&self.pool, p => {
+        let inserted: Result<UserId, sqlx::Error> = on_writer!(self, p => {
             sqlx::query_scalar(INSERT_USER)
                 .bind(&user.username)
                 .bind(&user.email)
@@ -53,15 +84,18 @@ impl SqlStore {
                 .await
         });
         match inserted {
-            Ok(id) => Ok(User {
-                id,
-                username: user.username,
-                email: user.email,
-                full_name: user.full_name,
-                password_hash: user.password_hash,
-                created_at: now,
-                last_active_at: now,
-            }),
+            Ok(id) => Ok((
+                User {
+                    id,
+                    username: user.username,
+                    email: user.email,
+                    full_name: user.full_name,
+                    password_hash: user.password_hash,
+                    created_at: now,
+                    last_active_at: now,
+                },
+                account(id, AccountChange::Created),
+            )),
             Err(err) if is_unique_violation(&err) => {
                 Err(StoreError::Conflict(self.which_taken(&user).await?))
             }
@@ -69,61 +103,43 @@ impl SqlStore {
         }
     }
 
-    async fn which_taken(&self, user: &NewUser) -> Result<ConflictKind, StoreError> {
-        let flags: Vec<bool> = on_pool!(&self.pool, p => {
-            sqlx::query_scalar(WHICH_TAKEN)
-                .bind(&user.username)
-                .bind(&user.email)
-                .fetch_all(p)
-                .await
-        })?;
-        Ok(if flags.contains(&true) {
-            ConflictKind::Username
-        } else {
-            ConflictKind::Email
-        })
-    }
-
-    pub(crate) async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(self, p => {
             sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await
         })?)
     }
 
-    pub(crate) async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(self, p => {
             sqlx::query_as(BY_EMAIL).bind(email).fetch_optional(p).await
         })?)
     }
 
-    pub(crate) async fn find_user_by_username(
-        &self,
-        username: &str,
-    ) -> Result<Option<User>, StoreError> {
-        Ok(on_pool!(&self.pool, p => {
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(self, p => {
             sqlx::query_as(BY_USERNAME).bind(username).fetch_optional(p).await
         })?)
     }
 
-    pub(crate) async fn mark_user_active(&self, id: UserId) -> Result<Timestamp, StoreError> {
+    async fn touch_user(&self, id: UserId) -> Result<(Timestamp, Changes), StoreError> {
         let now = Timestamp::now();
-        let touched = on_writer!(&self.pool, p => {
+        let touched = on_writer!(self, p => {
             sqlx::query(TOUCH).bind(id).bind(now).execute(p).await?.rows_affected()
         });
         if touched == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(now)
+        Ok((now, account(id, AccountChange::Active)))
     }
 
     /// Applies every change in one transaction: all of them, or none.
-    pub(crate) async fn apply_account_changes(
+    async fn update_account(
         &self,
         id: UserId,
         changes: AccountChanges,
-    ) -> Result<User, StoreError> {
+    ) -> Result<(User, Changes), StoreError> {
         let now = Timestamp::now();
-        on_writer!(&self.pool, p => {
+        on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
             if let Some((hash, keep_session)) = &changes.password {
                 sqlx::query(SET_PASSWORD).bind(id).bind(hash).execute(&mut *tx).await?;
@@ -136,31 +152,44 @@ impl SqlStore {
             let user: Option<User> = sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?;
             let Some(user) = user else { return Err(StoreError::NotFound) };
             tx.commit().await?;
-            Ok(user)
+            Ok((user, account(id, AccountChange::Updated)))
         })
     }
 
-    pub(crate) async fn search_usernames(
-        &self,
-        prefix: &str,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
+    async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError> {
         let pattern = prefix_pattern(prefix);
-        Ok(on_pool!(&self.pool, p => {
+        Ok(on_pool!(self, p => {
             sqlx::query_as(SEARCH).bind(&pattern).bind(limit).fetch_all(p).await
         })?)
     }
 
-    pub(crate) async fn remove_user(&self, id: UserId) -> Result<(), StoreError> {
+    async fn delete_user(&self, id: UserId) -> Result<Changes, StoreError> {
         // One transaction, so a user is never half-deleted if the connection drops.
-        on_writer!(&self.pool, p => {
+        on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
             let done = sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
             tx.commit().await?;
-            Ok(())
+            Ok(account(id, AccountChange::Deleted))
+        })
+    }
+}
+
+impl SqlStore {
+    async fn which_taken(&self, user: &NewUser) -> Result<ConflictKind, StoreError> {
+        let flags: Vec<bool> = on_pool!(self, p => {
+            sqlx::query_scalar(WHICH_TAKEN)
+                .bind(&user.username)
+                .bind(&user.email)
+                .fetch_all(p)
+                .await
+        })?;
+        Ok(if flags.contains(&true) {
+            ConflictKind::Username
+        } else {
+            ConflictKind::Email
         })
     }
 }

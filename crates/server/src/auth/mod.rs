@@ -4,5 +4,5 @@
 mod password;
 mod token;
 
-pub use password::Passwords;
+pub use password::{PasswordError, Passwords};
 pub use token::{IssuedToken, TokenError, TokenSubject, Tokens};

@@ -16,7 +16,16 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 
-use crate::error::ApiError;
+/// Why a password could not be hashed or checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Every hashing thread is busy and the queue is full, or the request waited too long.
+    #[error("password hashing is saturated")]
+    Busy,
+    /// A thread could not start or died, or Argon2 refused (logged where it happened).
+    #[error("password hashing failed")]
+    Failed,
+}
 
 /// Most hashing threads, whatever the core count: each holds one working-memory block.
 const MAX_THREADS: usize = 4;
@@ -42,7 +51,7 @@ struct Job {
     password: Vec<u8>,
     work: Work,
     queued_at: Instant,
-    reply: oneshot::Sender<Result<Done, ApiError>>,
+    reply: oneshot::Sender<Result<Done, PasswordError>>,
 }
 
 enum Done {
@@ -51,7 +60,7 @@ enum Done {
 }
 
 impl Passwords {
-    pub async fn new() -> Result<Self, ApiError> {
+    pub async fn new() -> Result<Self, PasswordError> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(MAX_THREADS));
         let (jobs, queue) = crossbeam_channel::bounded(QUEUE_CAPACITY);
         for i in 0..threads {
@@ -61,7 +70,7 @@ impl Passwords {
                 .spawn(move || hashing_thread(&queue))
                 .map_err(|err| {
                     tracing::error!(error = %err, "cannot start a password-hashing thread");
-                    ApiError::Internal
+                    PasswordError::Failed
                 })?;
         }
         // The dummy hash is made once, outside the hashing threads, in a block freed as soon as
@@ -69,7 +78,7 @@ impl Passwords {
         let random: [u8; 24] = rand::random();
         let dummy_hash = tokio::task::spawn_blocking(move || hash(&random, &mut Vec::new()))
             .await
-            .map_err(|_| ApiError::Internal)??;
+            .map_err(|_| PasswordError::Failed)??;
         Ok(Self {
             jobs,
             dummy_hash: dummy_hash.into(),
@@ -77,26 +86,30 @@ impl Passwords {
     }
 
     /// The PHC string (`$argon2id$v=19$...`) for a new password.
-    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         match self.run(password.as_bytes().to_vec(), Work::Hash).await? {
             Done::Hashed(hash) => Ok(hash),
-            Done::Verified(_) => Err(ApiError::Internal),
+            Done::Verified(_) => Err(PasswordError::Failed),
         }
     }
 
     /// Whether `password` matches `stored`; `None` checks against the dummy hash and is always
     /// false, taking the same time as a real check.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, ApiError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<bool, PasswordError> {
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
         let work = Work::Verify(stored);
         match self.run(password.as_bytes().to_vec(), work).await? {
             Done::Verified(matched) => Ok(known && matched),
-            Done::Hashed(_) => Err(ApiError::Internal),
+            Done::Hashed(_) => Err(PasswordError::Failed),
         }
     }
 
-    async fn run(&self, password: Vec<u8>, work: Work) -> Result<Done, ApiError> {
+    async fn run(&self, password: Vec<u8>, work: Work) -> Result<Done, PasswordError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             password,
@@ -110,11 +123,11 @@ impl Passwords {
                 if QUEUE_FULL_WARNING.due() {
                     tracing::warn!("password hashing queue is full; answering 503");
                 }
-                return Err(ApiError::Unavailable);
+                return Err(PasswordError::Busy);
             }
-            Err(TrySendError::Disconnected(_)) => return Err(ApiError::Internal),
+            Err(TrySendError::Disconnected(_)) => return Err(PasswordError::Failed),
         }
-        answer.await.map_err(|_| ApiError::Internal)?
+        answer.await.map_err(|_| PasswordError::Failed)?
     }
 }
 
@@ -153,7 +166,7 @@ fn hashing_thread(queue: &Receiver<Job>) {
             if LATE_WARNING.due() {
                 tracing::warn!("password checks wait too long for a hashing thread; answering 503");
             }
-            Err(ApiError::Unavailable)
+            Err(PasswordError::Busy)
         } else {
             // A panic in one hash must not take the thread (and its share of capacity) away.
             let work = std::panic::AssertUnwindSafe(|| match job.work {
@@ -164,7 +177,7 @@ fn hashing_thread(queue: &Receiver<Job>) {
             });
             std::panic::catch_unwind(work).unwrap_or_else(|_| {
                 tracing::error!("password hashing panicked");
-                Err(ApiError::Internal)
+                Err(PasswordError::Failed)
             })
         };
         let _ = job.reply.send(done);
@@ -172,12 +185,12 @@ fn hashing_thread(queue: &Receiver<Job>) {
 }
 
 /// A new Argon2id hash with the default parameters and a random salt, as a PHC string.
-fn hash(password: &[u8], memory: &mut Vec<Block>) -> Result<String, ApiError> {
+fn hash(password: &[u8], memory: &mut Vec<Block>) -> Result<String, PasswordError> {
     let salt: [u8; 16] = rand::random();
     let params = Params::default();
     let failed = |err: &dyn std::fmt::Display| {
         tracing::error!(error = %err, "password hashing failed");
-        ApiError::Internal
+        PasswordError::Failed
     };
     let output = compute(
         password,

@@ -2,7 +2,7 @@
 //! (compact JSON), so the store crate needs no serialization of its own.
 
 use missive_store::{
-    ConversationId, Message, MessageId, Page, SessionUser, Timestamp, User, UserId,
+    ConversationId, DirectMessage, Message, MessageId, Page, SessionUser, Timestamp, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +43,7 @@ impl From<User> for UserDto {
 
 /// Password hashes never leave the database: a cached user comes back without one (an empty
 /// hash, which verifies no password). Code that checks a password reads the user afresh
-/// (`accounts::check_password`).
+/// (`Core::check_password`).
 impl From<UserDto> for User {
     fn from(user: UserDto) -> Self {
         Self {
@@ -106,14 +106,19 @@ pub struct MessageDto {
     deleted_at: Option<i64>,
 }
 
-impl From<Message> for MessageDto {
-    fn from(message: Message) -> Self {
+impl From<DirectMessage> for MessageDto {
+    fn from(
+        DirectMessage {
+            message,
+            recipient_id,
+        }: DirectMessage,
+    ) -> Self {
         Self {
             id: message.id,
             conversation_id: message.conversation_id,
             seq: message.seq,
             sender_id: message.sender_id,
-            recipient_id: message.recipient_id,
+            recipient_id,
             content: message.content,
             created_at: message.created_at.0,
             edited_at: message.edited_at.map(|at| at.0),
@@ -122,18 +127,20 @@ impl From<Message> for MessageDto {
     }
 }
 
-impl From<MessageDto> for Message {
+impl From<MessageDto> for DirectMessage {
     fn from(message: MessageDto) -> Self {
         Self {
-            id: message.id,
-            conversation_id: message.conversation_id,
-            seq: message.seq,
-            sender_id: message.sender_id,
+            message: Message {
+                id: message.id,
+                conversation_id: message.conversation_id,
+                seq: message.seq,
+                sender_id: message.sender_id,
+                content: message.content,
+                created_at: Timestamp(message.created_at),
+                edited_at: message.edited_at.map(Timestamp),
+                deleted_at: message.deleted_at.map(Timestamp),
+            },
             recipient_id: message.recipient_id,
-            content: message.content,
-            created_at: Timestamp(message.created_at),
-            edited_at: message.edited_at.map(Timestamp),
-            deleted_at: message.deleted_at.map(Timestamp),
         }
     }
 }
@@ -146,8 +153,8 @@ pub struct PageDto {
     total: i64,
 }
 
-impl From<Page<Message>> for PageDto {
-    fn from(page: Page<Message>) -> Self {
+impl From<Page<DirectMessage>> for PageDto {
+    fn from(page: Page<DirectMessage>) -> Self {
         Self {
             items: page.items.into_iter().map(MessageDto::from).collect(),
             total: page.total,
@@ -155,10 +162,10 @@ impl From<Page<Message>> for PageDto {
     }
 }
 
-impl From<PageDto> for Page<Message> {
+impl From<PageDto> for Page<DirectMessage> {
     fn from(page: PageDto) -> Self {
         Self {
-            items: page.items.into_iter().map(Message::from).collect(),
+            items: page.items.into_iter().map(DirectMessage::from).collect(),
             total: page.total,
         }
     }
@@ -188,16 +195,18 @@ mod tests {
 
     #[test]
     fn a_page_survives_the_round_trip() {
-        let message = Message {
-            id: MessageId(7),
-            conversation_id: ConversationId(3),
-            seq: 2,
-            sender_id: UserId(1),
+        let message = DirectMessage {
+            message: Message {
+                id: MessageId(7),
+                conversation_id: ConversationId(3),
+                seq: 2,
+                sender_id: UserId(1),
+                content: "héllo \"there\"".into(),
+                created_at: Timestamp(1_700_000_000_000_000),
+                edited_at: Some(Timestamp(1_700_000_000_000_001)),
+                deleted_at: None,
+            },
             recipient_id: UserId(2),
-            content: "héllo \"there\"".into(),
-            created_at: Timestamp(1_700_000_000_000_000),
-            edited_at: Some(Timestamp(1_700_000_000_000_001)),
-            deleted_at: None,
         };
         let page = Page {
             items: vec![message],

@@ -7,8 +7,12 @@
 //! | `user:{id}`                             | `epoch`, `user:{id}:gen`                      |
 //! | `history:{lo}:{hi}:{viewer}:{limit}:{offset}` | `epoch`, `pair:{lo}:{hi}:ver`, both users' `gen` |
 //!
-//! - `pair:{lo}:{hi}:ver` (lo <= hi: the pair, whoever sends) changes after every send, edit,
-//!   delete and hide in that pair's conversation.
+//! Which version a write changes is decided in one place, [`retire`], from the [`Change`]s the
+//! store reported for it:
+//!
+//! - `pair:{lo}:{hi}:ver` (lo <= hi: the members of a direct conversation, whoever sends)
+//!   changes after every send, edit, delete and hide in that conversation. (The Chat
+//!   Service's history asks by pair, so its pages are keyed by the pair.)
 //! - `user:{id}:gen` changes after any write to the user or their sessions: a session ended
 //!   (one or all), an account update (name or password), a login (`touch_user` moves
 //!   `last_active_at`), and deleting the user, which also deletes their conversations, hence
@@ -19,7 +23,9 @@
 
 use std::future::Future;
 
-use missive_store::{StoreError, UserId};
+use missive_store::{
+    AccountChange, Change, ConversationChange, ConversationKind, SessionId, StoreError, UserId,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -30,6 +36,10 @@ pub const EPOCH: &str = "epoch";
 
 pub fn user_gen(id: UserId) -> String {
     format!("user:{id}:gen")
+}
+
+pub fn session_key(session_id: SessionId) -> String {
+    format!("session:{session_id}")
 }
 
 pub fn pair_version(a: UserId, b: UserId) -> String {
@@ -50,8 +60,9 @@ pub fn history_versions(a: UserId, b: UserId) -> Vec<String> {
 /// stores it under the versions read before loading (see the module docs of `cache` for
 /// why that cannot serve an older state than a finished write). `fits` rejects an entry
 /// that does not answer this question (stored for the same key by another question).
-pub(super) async fn read_through<D, Load>(
-    cache: &dyn Cache,
+/// Without a cache (`MISSIVE_CACHE=off`), simply loads.
+pub async fn read_through<D, Load>(
+    cache: Option<&dyn Cache>,
     key: String,
     versions: Vec<String>,
     fits: impl Fn(&D) -> bool + Send,
@@ -61,6 +72,9 @@ where
     D: Serialize + DeserializeOwned + Send,
     Load: Future<Output = Result<Option<D>, StoreError>> + Send,
 {
+    let Some(cache) = cache else {
+        return load().await;
+    };
     let mut keys = versions;
     keys.push(key);
     let mut found = cache.get(&keys).await;
@@ -91,23 +105,55 @@ where
     Ok(loaded)
 }
 
-/// After a write (and only after it committed): changes the versions `changed` names for
-/// what it returned. When it failed in a way that may still have committed (the database
-/// went away mid-way), everything is invalidated, since what changed cannot be known.
-pub(super) async fn after_write<T>(
-    cache: &dyn Cache,
-    result: Result<T, StoreError>,
-    changed: impl FnOnce(&T) -> Vec<String>,
-) -> Result<T, StoreError> {
-    let versions = match &result {
-        Ok(value) => changed(value),
-        Err(StoreError::NotFound | StoreError::Conflict(_)) => Vec::new(),
-        Err(StoreError::Unavailable(_) | StoreError::Other(_)) => vec![EPOCH.to_owned()],
-    };
-    if !versions.is_empty() {
-        cache.bump(&versions).await;
+/// After a write committed: changes the versions its `changes` make stale, and drops the
+/// entries they replace.
+pub async fn retire(cache: &dyn Cache, changes: &[Change]) {
+    let mut stale = Vec::new();
+    for change in changes {
+        match change {
+            Change::Account { user, what } => match what {
+                AccountChange::Created | AccountChange::SessionOpened(_) => {}
+                // Only "last used" changed: dropping the entry lets the next check see the new
+                // time (were it kept, every request would record a use until it expired). A
+                // reader racing this may store the old time again; that costs one more touch.
+                AccountChange::SessionUsed(session) => cache.remove(&session_key(*session)).await,
+                // A user's generation rather than the session's entry: a check that read the
+                // session as open just before this committed could otherwise store it again.
+                AccountChange::Active
+                | AccountChange::Updated
+                | AccountChange::Deleted
+                | AccountChange::SessionsEnded => stale.push(user_gen(*user)),
+            },
+            Change::Conversation {
+                kind: ConversationKind::Direct,
+                members,
+                what,
+                ..
+            } => match what {
+                // A new conversation has no messages, and read positions are in no entry.
+                ConversationChange::Created | ConversationChange::Read { .. } => {}
+                ConversationChange::MessageCreated { .. }
+                | ConversationChange::MessageEdited { .. }
+                | ConversationChange::MessageDeleted { .. }
+                | ConversationChange::MessageHidden { .. } => {
+                    if let (Some(lo), Some(hi)) = (members.iter().min(), members.iter().max()) {
+                        stale.push(pair_version(*lo, *hi));
+                    }
+                }
+            },
+        }
     }
-    result
+    if !stale.is_empty() {
+        cache.bump(&stale).await;
+    }
+}
+
+/// After a write failed in a way that may still have committed (the database went away
+/// mid-way): what changed cannot be known, so everything is invalidated.
+pub async fn retire_all_if_uncertain(cache: &dyn Cache, err: &StoreError) {
+    if matches!(err, StoreError::Unavailable(_) | StoreError::Other(_)) {
+        cache.bump(&[EPOCH.to_owned()]).await;
+    }
 }
 
 /// The stamp of a set of version values, or `None` if any is missing.

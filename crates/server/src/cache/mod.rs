@@ -1,7 +1,6 @@
-//! Caching of the hot reads, as a decorator around the [`Store`](missive_store::Store):
-//! [`CachedStore`] answers the token check (`session_user`), `user_by_id` and the Chat Service's
-//! history pages (`direct_history`) from a [`Cache`], and passes everything else straight to
-//! the database. Handlers never see the cache.
+//! Caching of the hot reads: the use-case layer (`core`) answers the token check, a user by id
+//! and the Chat Service's history pages through [`read_through`], and after every committed
+//! write hands the store's changes to [`retire`]. Handlers never see the cache.
 //!
 //! Two caches: [`MemoryCache`] (moka, in this process, bounded; right for one instance) and
 //! [`RedisCache`] (shared by every instance, so a write through one instance is never followed
@@ -36,15 +35,17 @@ mod dto;
 mod entries;
 mod memory;
 mod redis;
-mod store;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::dto::{PageDto, SessionUserDto, UserDto};
+pub use self::entries::{
+    EPOCH, history_versions, read_through, retire, retire_all_if_uncertain, session_key, user_gen,
+};
 pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;
-pub use self::store::CachedStore;
 
 /// How long any cached entry lives at most, whatever happens to its versions.
 pub const ENTRY_TTL: Duration = Duration::from_secs(10);

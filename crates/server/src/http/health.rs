@@ -64,7 +64,7 @@ async fn healthz() -> axum::Json<Status> {
     (status = 503, body = Readiness, description = "The database is unreachable"),
 ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
-    let (database, limiter) = tokio::join!(state.store().ping(), state.limiter().health());
+    let (database, limiter) = tokio::join!(state.core().database_ready(), state.limiter().health());
     let (rate_limits, degraded) = match (&state.config().redis_url, limiter) {
         (None, _) => ("in_process", false),
         (Some(_), LimiterHealth::Ok) => ("ok", false),

@@ -118,7 +118,7 @@ fn with_headers(mut response: Response, decision: &Decision) -> Response {
 fn limit_key(state: &AppState, rule: &Rule, request: &mut Request) -> String {
     if rule.key == KeyBy::User {
         let token = bearer_token(request.headers());
-        if let Some(subject) = token.and_then(|t| state.tokens().verify(t).ok()) {
+        if let Some(subject) = token.and_then(|t| state.core().tokens().verify(t).ok()) {
             request.extensions_mut().insert(subject);
             return format!("user:{}", subject.user_id);
         }

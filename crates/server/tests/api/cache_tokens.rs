@@ -2,17 +2,12 @@
 //! even though the token had just been checked (and its check cached). Every backend, with
 //! the in-process cache and, when `TEST_REDIS_URL` is set, with Redis.
 
-use std::sync::Arc;
-
-use missive::cache::{Cache, CachedStore, MemoryCache, RedisCache};
-use missive::redis_conn::Redis;
-use missive_store::Store;
 use missive_store::testing::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::cache::{cached_apps, seen, send};
-use crate::helpers::{PASSWORD, TestApp, TestRedis, status_is, test_redis_url};
+use crate::cache::{cached_apps, seen, send, with_redis};
+use crate::helpers::{PASSWORD, TestApp, TestRedis, status_is, test_config, test_redis_url};
 
 /// Registers on /v1 and signs in `extra` more times: (user id, one access token per session).
 async fn sessions_of(app: &TestApp, username: &str, extra: usize) -> (i64, Vec<String>) {
@@ -200,17 +195,15 @@ async fn a_reused_refresh_token_ends_the_cached_session_at_once() {
     }
 }
 
-/// The app around a cached store the test holds too, as another instance sharing the cache
-/// would: `delete_user` has no route.
-async fn app_with_own_store(db: TestDb, redis: Option<&TestRedis>) -> (TestApp, Arc<CachedStore>) {
-    let cache: Arc<dyn Cache> = match redis {
-        Some(redis) => Arc::new(RedisCache::new(
-            Redis::connect(&redis.url, &redis.prefix).unwrap(),
-        )),
-        None => Arc::new(MemoryCache::default()),
-    };
-    let store = Arc::new(CachedStore::new(Arc::new(db.store()), cache));
-    (TestApp::start_with_store(db, store.clone()).await, store)
+/// The app, its cache in-process or (with `redis`) in Redis.
+async fn app_with_cache(db: TestDb, redis: Option<&TestRedis>) -> (TestApp, &'static str) {
+    match redis {
+        Some(redis) => {
+            let app = TestApp::start(db, |db| with_redis(db, &redis.url, &redis.prefix)).await;
+            (app, "redis")
+        }
+        None => (TestApp::start(db, test_config).await, "memory"),
+    }
 }
 
 #[tokio::test]
@@ -225,8 +218,8 @@ async fn deleting_a_user_refuses_their_cached_token_and_empties_cached_pages() {
         }
     }
     for (db, redis) in setups {
-        let (app, store) = app_with_own_store(db, redis.as_ref()).await;
-        let label = format!("{} + {}", app.label(), store.location());
+        let (app, cache) = app_with_cache(db, redis.as_ref()).await;
+        let label = format!("{} + {cache} cache", app.label());
         let (alice, alice_token) = app.chat_user("alice").await;
         let (bob, bob_token) = app.chat_user("bob").await;
         send(&app, &alice_token, bob, "from alice").await;
@@ -241,7 +234,8 @@ async fn deleting_a_user_refuses_their_cached_token_and_empties_cached_pages() {
             "{label}"
         );
 
-        store
+        // No route deletes a user: the use case does, through the cache's post-commit point.
+        app.core
             .delete_user(missive_store::UserId(alice))
             .await
             .unwrap();

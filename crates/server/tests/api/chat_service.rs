@@ -2,7 +2,6 @@
 //! README on every backend.
 
 use chrono::DateTime;
-use missive_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -344,8 +343,7 @@ async fn the_token_of_a_deleted_user_is_rejected() {
     for app in apps().await {
         let (alice_id, alice) = app.chat_user("alice").await;
         let (bob_id, _) = app.chat_user("bob").await;
-        app.db
-            .store()
+        app.core
             .delete_user(missive_store::UserId(alice_id))
             .await
             .unwrap();

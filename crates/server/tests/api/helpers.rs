@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use missive::config::{Config, CorsOrigins, Secret, SecretSource};
+use missive::core::Core;
 use missive::{App, build};
-use missive_store::Store;
+use missive_store::SqlStore;
 use missive_store::testing::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -19,6 +20,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Shared with any second instance over the same database; dropped after the last.
     pub db: Arc<TestDb>,
+    /// The app's use cases, for what no route does (deleting a user), through the same
+    /// cache and post-commit point as its requests.
+    pub core: Core,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -212,9 +216,9 @@ impl TestApp {
         Self::serve(app, first.db.clone()).await
     }
 
-    /// Starts the app around a given store (to inject failures).
-    pub async fn start_with_store(db: TestDb, store: Arc<dyn Store>) -> Self {
-        let app = App::with_store(test_config(&db), store, db.pool.clone())
+    /// Starts the app around a given store (a clone of which can inject failures).
+    pub async fn start_with_store(db: TestDb, store: SqlStore) -> Self {
+        let app = App::with_store(test_config(&db), store)
             .await
             .expect("build the app");
         Self::serve(app, Arc::new(db)).await
@@ -224,6 +228,7 @@ impl TestApp {
         init_test_logging();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let core = app.core().clone();
         let (shutdown, stop) = oneshot::channel::<()>();
         tokio::spawn(app.serve(listener, async move {
             let _ = stop.await;
@@ -232,6 +237,7 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             db,
+            core,
             shutdown: Some(shutdown),
         }
     }

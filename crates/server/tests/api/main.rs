@@ -21,6 +21,7 @@ mod outage;
 mod platform;
 mod proxy;
 mod rate_limits;
+mod use_cases;
 mod v1_auth;
 mod v1_conversations;
 mod v1_delivery;

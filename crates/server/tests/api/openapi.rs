@@ -6,14 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 
 use missive_store::testing::TestDb;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Reply, TestApp, apps, test_config};
-use crate::platform::{DOWN, faulty_app};
+use crate::platform::faulty_app;
 
 /// The served document, and what the calls checked against it have covered.
 struct Contract<'a> {
@@ -430,7 +429,7 @@ async fn rate_limited_and_unavailable_answers_are_documented() {
         let (app, store) = faulty_app(db).await;
         let c = Contract::of(&app).await;
         let (bob, token) = app.chat_user("bob").await;
-        store.mode.store(DOWN, Ordering::SeqCst);
+        store.faults().set(missive_store::Fault::Down);
         for reply in [
             c.post(
                 "/send",

@@ -1,106 +1,22 @@
 //! What every route shares: health and readiness, behaviour when the database goes away or a
 //! handler panics, request ids, CORS and the API docs.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use missive_store::testing::TestDb;
-use missive_store::{
-    AccountChanges, Conversation, ConversationId, ConversationSummary, HistoryWindow, Idempotency,
-    MemberConversation, Message, MessageId, MessageWindow, NewUser, Page, ReadState,
-    RefreshOutcome, SendOutcome, Session, SessionId, SessionUser, SqlStore, Store, StoreError,
-    Timestamp, User, UserId,
-};
+use missive_store::{Fault, SqlStore};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{Reply, TestApp, apps, test_config};
 
-const HEALTHY: u8 = 0;
-pub(crate) const DOWN: u8 = 1;
-const PANICKING: u8 = 2;
-/// Every call takes `SLOW_CALL` before it reaches the database.
-const SLOW: u8 = 3;
-const SLOW_CALL: std::time::Duration = std::time::Duration::from_millis(300);
+/// How long every statement waits under `Fault::Slow` in these tests.
+const SLOW_CALL: Duration = Duration::from_millis(300);
 
-/// The real store, until a test says the database is down (every call fails as a lost
-/// connection does), broken (every call panics) or slow.
-pub(crate) struct FaultyStore {
-    inner: SqlStore,
-    pub(crate) mode: AtomicU8,
-}
-
-impl FaultyStore {
-    async fn check(&self) -> Result<(), StoreError> {
-        match self.mode.load(Ordering::SeqCst) {
-            DOWN => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
-            PANICKING => panic!("secret internal detail: connection string postgres://x:y@z"),
-            SLOW => {
-                tokio::time::sleep(SLOW_CALL).await;
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Implements `Store` for `FaultyStore`: every method first asks `check`, then delegates.
-macro_rules! checked_delegation {
-    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
-        #[async_trait]
-        impl Store for FaultyStore {
-            $(async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
-                self.check().await?;
-                self.inner.$name($($arg),*).await
-            })*
-        }
-    };
-}
-
-checked_delegation! {
-    fn ping(&self) -> ();
-    fn create_user(&self, user: NewUser) -> User;
-    fn user_by_id(&self, id: UserId) -> Option<User>;
-    fn user_by_email(&self, email: &str) -> Option<User>;
-    fn user_by_username(&self, username: &str) -> Option<User>;
-    fn touch_user(&self, id: UserId) -> Timestamp;
-    fn delete_user(&self, id: UserId) -> ();
-    fn update_account(&self, id: UserId, changes: AccountChanges) -> User;
-    fn search_users(&self, prefix: &str, limit: i64) -> Vec<User>;
-    fn create_session(&self, user: UserId, agent: Option<&str>, refresh: Option<&str>, until: Timestamp) -> Session;
-    fn session_user(&self, session: SessionId, user: UserId) -> Option<SessionUser>;
-    fn touch_session(&self, session: SessionId) -> ();
-    fn rotate_refresh_token(&self, presented: &str, new: &str, until: Timestamp) -> RefreshOutcome;
-    fn end_session(&self, session: SessionId, user: UserId) -> ();
-    fn end_other_sessions(&self, user: UserId, keep: Option<SessionId>) -> u64;
-    fn list_sessions(&self, user: UserId) -> Vec<Session>;
-    fn purge_sessions(&self, before: Timestamp) -> u64;
-    fn open_direct_conversation(&self, a: UserId, b: UserId) -> (Conversation, bool);
-    fn direct_conversation(&self, a: UserId, b: UserId) -> Option<Conversation>;
-    fn member_conversation(&self, id: ConversationId, user: UserId) -> Option<MemberConversation>;
-    fn conversation_summary(&self, id: ConversationId, user: UserId) -> Option<ConversationSummary>;
-    fn list_conversations(&self, user: UserId, after: Option<(Timestamp, ConversationId)>, limit: i64) -> Vec<ConversationSummary>;
-    fn send_direct_message(&self, from: UserId, to: UserId, text: &str) -> Message;
-    fn send_message(&self, id: ConversationId, from: UserId, text: &str, key: Option<Idempotency<'_>>) -> SendOutcome;
-    fn purge_idempotency_keys(&self, before: Timestamp) -> u64;
-    fn message_by_id(&self, id: MessageId) -> Option<Message>;
-    fn edit_message(&self, id: MessageId, editor: UserId, text: &str) -> Message;
-    fn message_versions(&self, id: MessageId) -> Vec<(String, Timestamp)>;
-    fn delete_message(&self, id: MessageId, sender: UserId) -> Message;
-    fn hide_message(&self, id: MessageId, user: UserId) -> ();
-    fn conversation_messages(&self, id: ConversationId, viewer: UserId, window: HistoryWindow, limit: i64) -> MessageWindow;
-    fn read_state(&self, id: ConversationId, user: UserId) -> ReadState;
-    fn mark_read(&self, id: ConversationId, user: UserId, seq: i64) -> ReadState;
-    fn messages_of_user(&self, user: UserId, limit: i64, offset: i64) -> Vec<Message>;
-    fn direct_history(&self, user: UserId, peer: UserId, limit: i64, offset: i64) -> Page<Message>;
-}
-
-pub(crate) async fn faulty_app(db: TestDb) -> (TestApp, Arc<FaultyStore>) {
-    let store = Arc::new(FaultyStore {
-        inner: db.store(),
-        mode: AtomicU8::new(HEALTHY),
-    });
+/// The app over the real store, and a clone of that store whose `faults()` make every
+/// statement fail as if the database were down (`Fault::Down`), panic, or wait.
+pub(crate) async fn faulty_app(db: TestDb) -> (TestApp, SqlStore) {
+    let store = db.store();
     let app = TestApp::start_with_store(db, store.clone()).await;
     (app, store)
 }
@@ -111,7 +27,7 @@ async fn a_send_whose_client_hangs_up_midway_still_completes() {
         let (app, store) = faulty_app(db).await;
         let (_, alice) = app.chat_user("alice").await;
         let (bob, bob_token) = app.chat_user("bob").await;
-        store.mode.store(SLOW, Ordering::SeqCst);
+        store.faults().set(Fault::Slow(SLOW_CALL));
         // The client gives up while the send is on its way to the database.
         let abandoned = app
             .client
@@ -127,7 +43,7 @@ async fn a_send_whose_client_hangs_up_midway_still_completes() {
             app.label()
         );
         tokio::time::sleep(SLOW_CALL * 4).await;
-        store.mode.store(HEALTHY, Ordering::SeqCst);
+        store.faults().set(Fault::None);
         let inbox = app.get("/messages/", Some(&bob_token)).await;
         assert_eq!(
             inbox.status,
@@ -158,7 +74,7 @@ async fn an_unreachable_database_gives_503s_and_service_resumes_when_it_returns(
         let (_, token) = app.chat_user("alice").await;
         let (bob, _) = app.chat_user("bob").await;
 
-        store.mode.store(DOWN, Ordering::SeqCst);
+        store.faults().set(Fault::Down);
         let ready = app.get("/readyz", None).await;
         assert_eq!(
             ready.status,
@@ -194,7 +110,7 @@ async fn an_unreachable_database_gives_503s_and_service_resumes_when_it_returns(
         // Liveness does not depend on the database: the process itself is fine.
         assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
 
-        store.mode.store(HEALTHY, Ordering::SeqCst);
+        store.faults().set(Fault::None);
         assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
         let sent = app
             .post(
@@ -212,7 +128,7 @@ async fn a_panicking_handler_gives_a_json_500_without_internals() {
     for db in TestDb::all().await {
         let (app, store) = faulty_app(db).await;
         let (_, token) = app.chat_user("alice").await;
-        store.mode.store(PANICKING, Ordering::SeqCst);
+        store.faults().set(Fault::Panic);
         let reply = app.get("/messages?peer_id=1", Some(&token)).await;
         assert_eq!(
             reply.status,
@@ -227,7 +143,7 @@ async fn a_panicking_handler_gives_a_json_500_without_internals() {
             "{text}"
         );
         // The server survives the panic.
-        store.mode.store(HEALTHY, Ordering::SeqCst);
+        store.faults().set(Fault::None);
         assert_eq!(
             app.get("/messages?peer_id=1", Some(&token)).await.status,
             StatusCode::OK

@@ -1,11 +1,13 @@
 //! Accounts: creating, finding, touching, naming, searching and deleting users.
 
 use missive_store::UserId;
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{AccountChanges, ConflictKind, Store, StoreError, User};
+use missive_store::{AccountChanges, ConflictKind, StoreError, User};
 
 use crate::{
-    Must, UNKNOWN, assert_not_found, find, history, new_user, send, set_name, summary, users,
+    Must, UNKNOWN, assert_not_found, find, history, new_user, send, send_direct, set_name, summary,
+    users, versions,
 };
 
 #[tokio::test]
@@ -23,7 +25,7 @@ async fn created_user_is_found_by_id_email_and_username_ignoring_case() {
         let mut anonymous = new_user("nobody");
         anonymous.full_name = None;
 
-        let nobody = store.create_user(anonymous).await.must(b);
+        let (nobody, _) = store.create_user(anonymous).await.must(b);
         let by_id = store.user_by_id(alice.id).await.must(b);
         let by_email = store.user_by_email("ALICE@EXAMPLE.TEST").await.must(b);
         let by_name = store.user_by_username("aLiCe").await.must(b);
@@ -84,7 +86,7 @@ async fn touch_user_moves_last_active_forward_and_rejects_unknown_ids() {
         let [alice] = users(&store, ["alice"]).await;
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 
-        let at = store.touch_user(alice.id).await.must(b);
+        let (at, _) = store.touch_user(alice.id).await.must(b);
 
         let touched = store.user_by_id(alice.id).await.must(b).must(b);
         assert!(touched.last_active_at > alice.last_active_at, "{b:?}");
@@ -105,7 +107,7 @@ async fn delete_user_removes_their_conversations_and_messages_only() {
         let to_bob = send(&store, &alice, &bob, "hi bob").await;
         let reply = send(&store, &bob, &alice, "hi alice").await;
         store.edit_message(to_bob.id, alice.id, "hi!").await.must(b);
-        let kept = send(&store, &bob, &carol, "hi carol").await;
+        let kept = send_direct(&store, &bob, &carol, "hi carol").await;
 
         store.delete_user(alice.id).await.must(b);
 
@@ -114,11 +116,14 @@ async fn delete_user_removes_their_conversations_and_messages_only() {
         let convo = find(&store, alice.id, bob.id).await;
         assert_eq!(convo, None, "{b:?}: conversation gone");
         for gone in [&to_bob, &reply] {
-            let found = store.message_by_id(gone.id).await.must(b);
-            assert_eq!(found, None, "{b:?}: message {:?} gone", gone.content);
+            // Neither bob (its other member) nor anyone else reads it, nor its versions.
+            for viewer in [&bob, &carol] {
+                let found = versions(&store, gone.id, viewer).await;
+                assert_eq!(found, None, "{b:?}: message {:?} gone", gone.content);
+            }
         }
-        let versions = store.message_versions(to_bob.id).await.must(b);
-        assert!(versions.is_empty(), "{b:?}: versions gone: {versions:?}");
+        let carols = store.messages_of_user(carol.id, 100, 0).await.must(b);
+        assert_eq!(carols, std::slice::from_ref(&kept), "{b:?}: carol's kept");
         let bobs = store.messages_of_user(bob.id, 100, 0).await.must(b);
         assert_eq!(bobs, [kept], "{b:?}: bob keeps his other conversation only");
         let left = history(&store, &bob, &alice, 10, 0).await;
@@ -213,6 +218,8 @@ async fn an_empty_account_change_changes_nothing() {
             .update_account(alice.id, AccountChanges::default())
             .await;
 
-        assert_eq!(unchanged.must(b), alice, "{b:?}");
+        assert_eq!(unchanged.must(b).0, alice, "{b:?}");
+        let stored = store.user_by_id(alice.id).await.must(b);
+        assert_eq!(stored, Some(alice), "{b:?}: stored unchanged");
     }
 }

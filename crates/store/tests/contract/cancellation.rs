@@ -4,8 +4,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{Backend, DbPool, HistoryWindow, PoolSettings, SqlStore, Store};
+use missive_store::{Backend, DbPool, HistoryWindow, PoolSettings, SqlStore};
 
 use crate::{Must, open, post, users};
 

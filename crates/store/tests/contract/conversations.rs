@@ -1,11 +1,27 @@
 //! Direct conversations: opening them, membership, and each member's conversation list.
 
 use futures::future::join_all;
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{ConversationId, UserId};
-use missive_store::{ConversationSummary, SqlStore, Store, Timestamp, User};
+use missive_store::{Change, ConversationChange, ConversationId, ConversationKind, UserId};
+use missive_store::{ConversationSummary, SqlStore, Timestamp, User};
 
-use crate::{Must, UNKNOWN, assert_not_found, find, history, open, post, send, tick, users};
+use crate::{Must, UNKNOWN, assert_not_found, find, history, open, post, read_state, send};
+use crate::{send_direct, stored, tick, users};
+
+/// Whose conversation list shows `conversation`, and with which peer: one per user asked.
+async fn peers_seen(
+    store: &SqlStore,
+    conversation: ConversationId,
+    asking: &[&User],
+) -> Vec<Option<UserId>> {
+    let mut seen = Vec::new();
+    for user in asking {
+        let summary = store.conversation_summary(conversation, user.id).await;
+        seen.push(summary.must(store.backend()).map(|s| s.peer_id));
+    }
+    seen
+}
 
 #[tokio::test]
 async fn open_direct_conversation_is_the_same_whichever_member_asks() {
@@ -14,11 +30,11 @@ async fn open_direct_conversation_is_the_same_whichever_member_asks() {
         let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
         let before = find(&store, alice.id, bob.id).await;
 
-        let (first, created) = store
+        let ((first, created), _) = store
             .open_direct_conversation(bob.id, alice.id)
             .await
             .must(b);
-        let (again, created_again) = store
+        let ((again, created_again), _) = store
             .open_direct_conversation(alice.id, bob.id)
             .await
             .must(b);
@@ -33,8 +49,10 @@ async fn open_direct_conversation_is_the_same_whichever_member_asks() {
         assert_eq!(again, first, "{b:?}: same for the other member");
         assert_eq!(twice, first, "{b:?}: opening is idempotent");
         assert_ne!(other.id, first.id, "{b:?}: another pair");
-        let pair = (first.user_low, first.user_high);
-        assert_eq!(pair, (alice.id.min(bob.id), alice.id.max(bob.id)), "{b:?}");
+        assert_eq!(first.kind, ConversationKind::Direct, "{b:?}");
+        let members = peers_seen(&store, first.id, &[&alice, &bob, &carol]).await;
+        let expected = [Some(bob.id), Some(alice.id), None];
+        assert_eq!(members, expected, "{b:?}: alice and bob are its members");
         assert_eq!(first.last_seq, 0, "{b:?}: no messages yet");
         for (x, y) in [(alice.id, bob.id), (bob.id, alice.id)] {
             let found = find(&store, x, y).await;
@@ -71,13 +89,18 @@ async fn a_user_can_converse_with_themselves() {
         let (store, b) = (db.store(), db.backend());
         let [alice] = users(&store, ["alice"]).await;
 
+        let [bob] = users(&store, ["bob"]).await;
         let notes = open(&store, &alice, &alice).await;
-        let note = send(&store, &alice, &alice, "remember the milk").await;
+        let note = send_direct(&store, &alice, &alice, "remember the milk").await;
 
-        let pair = (notes.user_low, notes.user_high);
-        assert_eq!(pair, (alice.id, alice.id), "{b:?}");
-        assert_eq!(note.conversation_id, notes.id, "{b:?}: same conversation");
-        assert_eq!((note.seq, note.recipient_id), (1, alice.id), "{b:?}");
+        let members = peers_seen(&store, notes.id, &[&alice, &bob]).await;
+        assert_eq!(members, [Some(alice.id), None], "{b:?}: alice alone");
+        let found = find(&store, alice.id, alice.id).await.map(|c| c.id);
+        assert_eq!(found, Some(notes.id), "{b:?}: found by the pair");
+        let in_notes = note.message.conversation_id;
+        assert_eq!(in_notes, notes.id, "{b:?}: same conversation");
+        let numbered = (note.message.seq, note.recipient_id);
+        assert_eq!(numbered, (1, alice.id), "{b:?}: to herself");
         let mine = store.messages_of_user(alice.id, 10, 0).await.must(b);
         assert_eq!(mine, std::slice::from_ref(&note), "{b:?}: listed once");
         let page = history(&store, &alice, &alice, 10, 0).await;
@@ -99,13 +122,28 @@ async fn concurrent_opens_of_the_same_pair_yield_one_conversation() {
         let opened = join_all(tasks).await;
 
         let stored = find(&store, alice.id, bob.id).await.must(b);
-        let mut creators = 0;
+        let (mut creators, mut reported) = (0, 0);
         for result in opened {
-            let (conversation, created) = result.must(b).must(b);
+            let ((conversation, created), changes) = result.must(b).must(b);
             assert_eq!(conversation, stored, "{b:?}: one conversation");
             creators += usize::from(created);
+            let says_created = changes.iter().any(|c| {
+                matches!(
+                    c,
+                    Change::Conversation {
+                        what: ConversationChange::Created,
+                        ..
+                    }
+                )
+            });
+            assert_eq!(
+                says_created, created,
+                "{b:?}: its changes say so: {changes:?}"
+            );
+            reported += changes.len();
         }
         assert_eq!(creators, 1, "{b:?}: exactly one call created it");
+        assert_eq!(reported, 1, "{b:?}: and only it reports a change");
     }
 }
 
@@ -119,7 +157,7 @@ fn ids(list: &[ConversationSummary]) -> Vec<ConversationId> {
 }
 
 #[tokio::test]
-async fn member_conversation_is_found_by_its_members_only() {
+async fn each_member_sees_the_conversation_with_their_own_read_position_and_others_nothing() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
@@ -129,23 +167,27 @@ async fn member_conversation_is_found_by_its_members_only() {
         }
         store.mark_read(convo.id, bob.id, 2).await.must(b);
 
-        let as_alice = store.member_conversation(convo.id, alice.id).await;
-        let as_bob = store.member_conversation(convo.id, bob.id).await;
-        let as_carol = store.member_conversation(convo.id, carol.id).await;
+        let as_alice = store.conversation_summary(convo.id, alice.id).await;
+        let as_bob = store.conversation_summary(convo.id, bob.id).await;
+        let as_carol = store.conversation_summary(convo.id, carol.id).await;
         let unknown = store
-            .member_conversation(ConversationId(UNKNOWN), alice.id)
+            .conversation_summary(ConversationId(UNKNOWN), alice.id)
             .await;
 
         let current = find(&store, alice.id, bob.id).await.must(b);
-        assert_eq!(current.last_seq, 3, "{b:?}");
+        assert_eq!((current.id, current.last_seq), (convo.id, 3), "{b:?}");
         let alices = as_alice.must(b).must(b);
-        assert_eq!(alices.conversation, current, "{b:?}: alice's view");
-        assert_eq!(alices.last_read_seq, 0, "{b:?}: alice read nothing");
+        let seen = (alices.id, alices.last_seq, alices.peer_id);
+        assert_eq!(seen, (current.id, 3, bob.id), "{b:?}: alice's view");
+        assert_eq!(alices.read.last_read_seq, 0, "{b:?}: alice read nothing");
         let bobs = as_bob.must(b).must(b);
-        assert_eq!(bobs.conversation, current, "{b:?}: bob's view");
-        assert_eq!(bobs.last_read_seq, 2, "{b:?}: bob's read position");
+        let seen = (bobs.id, bobs.last_seq, bobs.peer_id);
+        assert_eq!(seen, (current.id, 3, alice.id), "{b:?}: bob's view");
+        assert_eq!(bobs.read.last_read_seq, 2, "{b:?}: bob's read position");
+        assert_eq!(read_state(&store, convo.id, &bob).await, bobs.read, "{b:?}");
         assert_eq!(as_carol.must(b), None, "{b:?}: not a member");
         assert_eq!(unknown.must(b), None, "{b:?}: no such conversation");
+        assert_not_found(store.read_state(convo.id, carol.id).await, b);
     }
 }
 
@@ -219,7 +261,8 @@ async fn conversation_list_counts_unread_and_shows_the_newest_message_not_hidden
         store.mark_read(convo, alice.id, 1).await.must(b);
         store.hide_message(a4.id, alice.id).await.must(b);
 
-        let deleted = store.delete_message(b3.id, bob.id).await.must(b);
+        let (deleted, _) = store.delete_message(b3.id, bob.id).await.must(b);
+        let deleted = crate::done(deleted, b);
 
         let alices = listed(&store, &alice, 10).await.remove(0);
         let bobs = listed(&store, &bob, 10).await.remove(0);
@@ -232,8 +275,9 @@ async fn conversation_list_counts_unread_and_shows_the_newest_message_not_hidden
         assert_eq!(shown, deleted, "{b:?}: alice hid a4, so b3's tombstone");
         assert_eq!(shown.content, "", "{b:?}: tombstones show no content");
         assert!(shown.deleted_at.is_some(), "{b:?}: shown as deleted");
-        let stored = store.message_by_id(a4.id).await.must(b);
-        assert_eq!(bobs.last_message, stored, "{b:?}: bob sees a4");
+        let a4_now = stored(&store, a4.id, &bob).await;
+        assert_eq!(bobs.last_message, a4_now, "{b:?}: bob sees a4");
+        assert_eq!(a4_now, Some(a4), "{b:?}: as sent");
     }
 }
 

@@ -1,11 +1,11 @@
 //! Deleting a message for everyone (a tombstone keeps its seq) and hiding it for oneself.
 
-use missive_store::MessageId;
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{HistoryWindow, Store};
+use missive_store::{Altered, HistoryWindow, MessageId};
 
-use crate::{Must, UNKNOWN, assert_not_found, contents, history, last_seq, of_user, send};
-use crate::{span, summary, users, window};
+use crate::{Must, UNKNOWN, assert_not_found, contents, done, history, last_seq, of_user, send};
+use crate::{span, stored, summary, users, versions, window};
 
 #[tokio::test]
 async fn deleting_a_message_leaves_a_tombstone_at_its_seq_and_forgets_its_versions() {
@@ -16,24 +16,19 @@ async fn deleting_a_message_leaves_a_tombstone_at_its_seq_and_forgets_its_versio
         store.edit_message(doomed.id, alice.id, "v2").await.must(b);
         send(&store, &bob, &alice, "reply").await;
 
-        let tombstone = store.delete_message(doomed.id, alice.id).await.must(b);
+        let (deleted, _) = store.delete_message(doomed.id, alice.id).await.must(b);
 
+        let tombstone = done(deleted, b);
         let deleted_at = tombstone.deleted_at.must(b);
         assert!(deleted_at >= doomed.created_at, "{b:?}");
         let kept = (tombstone.id, tombstone.seq, tombstone.sender_id);
         assert_eq!(kept, (doomed.id, 1, alice.id), "{b:?}: keeps its place");
         assert_eq!(tombstone.content, "", "{b:?}: content gone");
-        let stored = store.message_by_id(doomed.id).await.must(b);
-        assert_eq!(
-            stored.as_ref(),
-            Some(&tombstone),
-            "{b:?}: stored as returned"
-        );
-        let versions = store.message_versions(doomed.id).await.must(b);
-        assert!(
-            versions.is_empty(),
-            "{b:?}: versions forgotten: {versions:?}"
-        );
+        for viewer in [&alice, &bob] {
+            let (now, earlier) = versions(&store, doomed.id, viewer).await.must(b);
+            assert_eq!(now, tombstone, "{b:?}: stored as returned");
+            assert!(earlier.is_empty(), "{b:?}: versions forgotten: {earlier:?}");
+        }
         assert_eq!(last_seq(&store, &alice, &bob).await, 2, "{b:?}: seq kept");
         let next = send(&store, &alice, &bob, "next").await;
         assert_eq!(next.seq, 3, "{b:?}: no seq reused");
@@ -47,24 +42,33 @@ async fn only_the_sender_deletes_and_deleting_twice_changes_nothing() {
         let [alice, bob] = users(&store, ["alice", "bob"]).await;
         let message = send(&store, &alice, &bob, "mine").await;
 
-        let by_bob = store.delete_message(message.id, bob.id).await;
-        let untouched = store.message_by_id(message.id).await.must(b);
-        let first = store.delete_message(message.id, alice.id).await.must(b);
-        let second = store.delete_message(message.id, alice.id).await.must(b);
+        let (by_bob, _) = store.delete_message(message.id, bob.id).await.must(b);
+        let untouched = stored(&store, message.id, &bob).await;
+        let (first, _) = store.delete_message(message.id, alice.id).await.must(b);
+        let (second, _) = store.delete_message(message.id, alice.id).await.must(b);
 
-        assert_not_found(by_bob, b);
+        assert_eq!(by_bob, Altered::NotSender, "{b:?}: bob is not the sender");
         assert_eq!(
             untouched,
             Some(message.clone()),
             "{b:?}: bob changed nothing"
         );
-        assert_eq!(second, first, "{b:?}: the same tombstone");
-        assert_not_found(store.delete_message(message.id, bob.id).await, b);
+        let first = done(first, b);
+        assert_eq!(
+            second,
+            Altered::Done(first.clone()),
+            "{b:?}: the same tombstone"
+        );
+        let (by_bob, _) = store.delete_message(message.id, bob.id).await.must(b);
+        assert_eq!(by_bob, Altered::NotSender, "{b:?}: not even a tombstone");
         assert_not_found(store.delete_message(MessageId(UNKNOWN), alice.id).await, b);
-        let edited = store.edit_message(message.id, alice.id, "revived?").await;
-        assert_not_found(edited, b);
-        let stored = store.message_by_id(message.id).await.must(b);
-        assert_eq!(stored, Some(first), "{b:?}: a tombstone cannot be edited");
+        let (edited, _) = store
+            .edit_message(message.id, alice.id, "revived?")
+            .await
+            .must(b);
+        assert_eq!(edited, Altered::Deleted, "{b:?}");
+        let now = stored(&store, message.id, &alice).await;
+        assert_eq!(now, Some(first), "{b:?}: a tombstone cannot be edited");
     }
 }
 
@@ -117,8 +121,8 @@ async fn hiding_a_message_hides_it_from_that_user_only() {
         assert_eq!(summary(&page), (vec!["three", "two", "one"], 3), "{b:?}");
         let read = window(&store, convo, &bob, HistoryWindow::Latest, 10).await;
         assert_eq!(span(&read), (vec![1, 2, 3], false), "{b:?}");
-        let stored = store.message_by_id(two.id).await.must(b);
-        assert_eq!(stored, Some(two), "{b:?}: the message itself is unchanged");
+        let as_bob = stored(&store, two.id, &bob).await;
+        assert_eq!(as_bob, Some(two), "{b:?}: the message itself is unchanged");
     }
 }
 

@@ -3,10 +3,11 @@
 use missive_store::ConversationId;
 use std::time::Duration;
 
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{HistoryWindow, SqlStore, Store, StoreError, User};
+use missive_store::{HistoryWindow, SqlStore, StoreError, User};
 
-use crate::{Must, UNKNOWN, contents, open, post, post_many, seqs, span, users, window};
+use crate::{Must, UNKNOWN, contents, open, post, post_many, seqs, span, stored, users, window};
 
 use HistoryWindow::{After, Before, Latest};
 
@@ -54,8 +55,8 @@ async fn the_latest_window_is_the_newest_messages_in_ascending_seq() {
             "{b:?}: both members see the same"
         );
         for message in &newest.messages {
-            let stored = store.message_by_id(message.id).await.must(b);
-            assert_eq!(stored.as_ref(), Some(message), "{b:?}: as stored");
+            let one = stored(&store, message.id, &bob).await;
+            assert_eq!(one.as_ref(), Some(message), "{b:?}: as stored");
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Sending into a conversation by id, at most once per idempotency key.
 
 use futures::future::join_all;
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{ConversationId, UserId};
-use missive_store::{Idempotency, Message, SendOutcome, SqlStore, Store, Timestamp, User};
+use missive_store::{Changes, ConversationId, UserId};
+use missive_store::{Idempotency, Message, SendOutcome, SqlStore, Timestamp, User};
 
-use crate::{Must, UNKNOWN, assert_not_found, history, last_seq, open, post, seqs, tick, users};
+use crate::{Must, UNKNOWN, assert_not_found, history, last_seq, open, post, seqs, stored};
+use crate::{tick, users};
 
 /// A key that has not expired (no key was first used before the epoch).
 fn key<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
@@ -25,7 +27,7 @@ async fn send_keyed(
 ) -> SendOutcome {
     let content = format!("sent with {}", idem.key);
     let sent = store.send_message(to, from.id, &content, Some(idem)).await;
-    sent.must(store.backend())
+    sent.must(store.backend()).0
 }
 
 #[track_caller]
@@ -37,7 +39,7 @@ fn created(outcome: SendOutcome) -> Message {
 }
 
 #[tokio::test]
-async fn send_message_numbers_messages_without_gaps_and_names_the_recipient() {
+async fn send_message_numbers_messages_without_gaps_and_the_faces_name_the_recipient() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob] = users(&store, ["alice", "bob"]).await;
@@ -52,18 +54,29 @@ async fn send_message_numbers_messages_without_gaps_and_names_the_recipient() {
         let note = post(&store, notes, &alice, "note").await;
 
         assert_eq!(seqs(&sent), [1, 2, 3], "{b:?}: gapless from 1");
-        let ends: Vec<_> = sent.iter().map(|m| (m.sender_id, m.recipient_id)).collect();
-        let expected = [(alice.id, bob.id), (bob.id, alice.id), (alice.id, bob.id)];
-        assert_eq!(ends, expected, "{b:?}: sender and recipient");
-        assert_eq!(
-            (note.seq, note.recipient_id),
-            (1, alice.id),
-            "{b:?}: to self"
-        );
+        let senders: Vec<_> = sent.iter().map(|m| m.sender_id).collect();
+        assert_eq!(senders, [alice.id, bob.id, alice.id], "{b:?}: senders");
+        assert_eq!((note.seq, note.sender_id), (1, alice.id), "{b:?}: to self");
         assert_eq!(last_seq(&store, &alice, &bob).await, 3, "{b:?}");
+        // The faces name each message's recipient: the other member, or the sender herself.
+        let listed = store.messages_of_user(alice.id, 10, 0).await.must(b);
+        let ends: Vec<_> = listed
+            .iter()
+            .map(|m| (m.message.id, m.message.sender_id, m.recipient_id))
+            .collect();
+        let expected = [
+            (sent[0].id, alice.id, bob.id),
+            (sent[1].id, bob.id, alice.id),
+            (sent[2].id, alice.id, bob.id),
+            (note.id, alice.id, alice.id),
+        ];
+        assert_eq!(ends, expected, "{b:?}: sender and recipient");
+        let as_faces: Vec<Message> = listed.into_iter().map(|m| m.message).collect();
+        let all: Vec<Message> = sent.iter().cloned().chain([note.clone()]).collect();
+        assert_eq!(as_faces, all, "{b:?}: the faces show them as sent");
         for message in sent.into_iter().chain([note]) {
-            let stored = store.message_by_id(message.id).await.must(b);
-            assert_eq!(stored, Some(message), "{b:?}: stored as returned");
+            let now = stored(&store, message.id, &alice).await;
+            assert_eq!(now, Some(message), "{b:?}: stored as returned");
         }
     }
 }
@@ -211,19 +224,21 @@ async fn concurrent_sends_with_one_key_store_one_message() {
                 store.send_message(convo, from, "once", idem).await
             })
         });
-        let outcomes: Vec<SendOutcome> = join_all(tasks)
+        let (outcomes, changes): (Vec<SendOutcome>, Vec<Changes>) = join_all(tasks)
             .await
             .into_iter()
             .map(|joined| joined.must(b).must(b))
-            .collect();
+            .unzip();
 
         let stored = history(&store, &alice, &bob, 10, 0).await;
         assert_eq!(stored.total, 1, "{b:?}: exactly one message: {outcomes:?}");
-        let only = &stored.items[0];
+        let only = &stored.items[0].message;
         let fresh = outcomes
             .iter()
             .filter(|o| matches!(o, SendOutcome::Created(_)));
         assert_eq!(fresh.count(), 1, "{b:?}: one send created it");
+        let reported: usize = changes.iter().map(Vec::len).sum();
+        assert_eq!(reported, 1, "{b:?}: and only it reports a change");
         for outcome in outcomes {
             let (SendOutcome::Created(m) | SendOutcome::Replayed(m)) = outcome else {
                 panic!("{b:?}: expected the message, got {outcome:?}");
@@ -285,15 +300,17 @@ async fn concurrent_sends_with_an_expired_key_store_one_new_message() {
                     .await
             })
         });
-        let outcomes: Vec<SendOutcome> = join_all(tasks)
+        let (outcomes, changes): (Vec<SendOutcome>, Vec<Changes>) = join_all(tasks)
             .await
             .into_iter()
             .map(|joined| joined.must(b).must(b))
-            .collect();
+            .unzip();
 
         let stored = history(&store, &alice, &bob, 10, 0).await;
         assert_eq!(stored.total, 2, "{b:?}: one new message: {outcomes:?}");
-        let new = &stored.items[0];
+        let reported: usize = changes.iter().map(Vec::len).sum();
+        assert_eq!(reported, 1, "{b:?}: one send reports a change");
+        let new = &stored.items[0].message;
         assert_ne!(new.id, old.id, "{b:?}");
         for outcome in outcomes {
             let (SendOutcome::Created(m) | SendOutcome::Replayed(m)) = &outcome else {

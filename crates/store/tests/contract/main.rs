@@ -1,11 +1,15 @@
-//! The store's contract: every `Store` method, run on SQLite always and on PostgreSQL when
-//! `TEST_DATABASE_URL` is set. Each test gets fresh databases from `TestDb::all()`, so tests
-//! never see each other's rows. This file holds the helpers; each module covers one area.
+//! The store's contract: every method of the store's traits, run on SQLite always and on
+//! PostgreSQL when `TEST_DATABASE_URL` is set. Each test gets fresh databases from
+//! `TestDb::all()`, so tests never see each other's rows. This file holds the helpers; each
+//! module covers one area.
 
 mod accounts;
+mod authorization;
 mod cancellation;
+mod changes;
 mod conversations;
 mod deletion;
+mod faults;
 mod history;
 mod idempotency;
 mod messages;
@@ -17,11 +21,11 @@ mod sqlite_files;
 use std::fmt::{Debug, Display};
 use std::time::Duration;
 
+use missive_store::prelude::*;
+use missive_store::{AccountChanges, Altered, DirectMessage, Page, ReadState, SendOutcome};
 use missive_store::{
-    AccountChanges, Page, ReadState, SendOutcome, SqlStore, Store, StoreError, User,
-};
-use missive_store::{
-    Backend, Conversation, ConversationId, HistoryWindow, Message, MessageWindow, NewUser, UserId,
+    Backend, Conversation, ConversationId, HistoryWindow, Message, MessageId, MessageWindow,
+    NewUser, SqlStore, StoreError, Timestamp, User, UserId,
 };
 
 /// An id no test ever creates.
@@ -70,14 +74,20 @@ async fn users<const N: usize>(store: &SqlStore, names: [&str; N]) -> [User; N] 
     let mut created = Vec::with_capacity(N);
     for name in names {
         let user = store.create_user(new_user(name)).await;
-        created.push(user.must(store.backend()));
+        created.push(user.must(store.backend()).0);
     }
     created.try_into().expect("one user per name")
 }
 
-async fn send(store: &SqlStore, from: &User, to: &User, content: &str) -> Message {
+/// Sends as the compatibility faces do; the message as the faces show it, with its recipient.
+async fn send_direct(store: &SqlStore, from: &User, to: &User, content: &str) -> DirectMessage {
     let sent = store.send_direct_message(from.id, to.id, content).await;
-    sent.must(store.backend())
+    sent.must(store.backend()).0
+}
+
+/// Sends as the compatibility faces do; the message alone.
+async fn send(store: &SqlStore, from: &User, to: &User, content: &str) -> Message {
+    send_direct(store, from, to, content).await.message
 }
 
 /// Sends into a conversation without an idempotency key; the send must create a message.
@@ -91,7 +101,7 @@ async fn post(
     let sent = store
         .send_message(conversation, from.id, content, None)
         .await;
-    match sent.must(b) {
+    match sent.must(b).0 {
         SendOutcome::Created(message) => message,
         other => panic!("{b:?}: expected Created, got {other:?}"),
     }
@@ -107,7 +117,7 @@ async fn post_many(store: &SqlStore, conversation: ConversationId, a: &User, b: 
 
 async fn open(store: &SqlStore, a: &User, b: &User) -> Conversation {
     let opened = store.open_direct_conversation(a.id, b.id).await;
-    opened.must(store.backend()).0
+    opened.must(store.backend()).0.0
 }
 
 async fn find(store: &SqlStore, a: UserId, b: UserId) -> Option<Conversation> {
@@ -119,7 +129,13 @@ async fn last_seq(store: &SqlStore, a: &User, b: &User) -> i64 {
     find(store, a.id, b.id).await.must(store.backend()).last_seq
 }
 
-async fn history(store: &SqlStore, a: &User, b: &User, limit: i64, offset: i64) -> Page<Message> {
+async fn history(
+    store: &SqlStore,
+    a: &User,
+    b: &User,
+    limit: i64,
+    offset: i64,
+) -> Page<DirectMessage> {
     let page = store.direct_history(a.id, b.id, limit, offset).await;
     page.must(store.backend())
 }
@@ -127,7 +143,33 @@ async fn history(store: &SqlStore, a: &User, b: &User, limit: i64, offset: i64) 
 async fn of_user(store: &SqlStore, user: UserId, limit: i64, offset: i64) -> Vec<String> {
     let listed = store.messages_of_user(user, limit, offset).await;
     let messages = listed.must(store.backend());
-    messages.into_iter().map(|m| m.content).collect()
+    messages.into_iter().map(|m| m.message.content).collect()
+}
+
+/// A message and its earlier contents as member `viewer` reads them (`None` for others).
+async fn versions(
+    store: &SqlStore,
+    id: MessageId,
+    viewer: &User,
+) -> Option<(Message, Vec<(String, Timestamp)>)> {
+    let read = store.message_versions(id, viewer.id).await;
+    read.must(store.backend())
+}
+
+/// A message as member `viewer` reads it now (`None` for others).
+async fn stored(store: &SqlStore, id: MessageId, viewer: &User) -> Option<Message> {
+    versions(store, id, viewer)
+        .await
+        .map(|(message, _)| message)
+}
+
+/// The message an edit or delete answered, which must have been done.
+#[track_caller]
+fn done(altered: Altered, b: Backend) -> Message {
+    match altered {
+        Altered::Done(message) => message,
+        other => panic!("{b:?}: expected Done, got {other:?}"),
+    }
 }
 
 async fn window(
@@ -146,16 +188,36 @@ async fn read_state(store: &SqlStore, conversation: ConversationId, user: &User)
     state.must(store.backend())
 }
 
-fn seqs(messages: &[Message]) -> Vec<i64> {
-    messages.iter().map(|m| m.seq).collect()
+/// A message, whether read alone or as the faces show it (with its recipient).
+trait AsMessage {
+    fn message(&self) -> &Message;
 }
 
-fn contents(messages: &[Message]) -> Vec<&str> {
-    messages.iter().map(|m| m.content.as_str()).collect()
+impl AsMessage for Message {
+    fn message(&self) -> &Message {
+        self
+    }
+}
+
+impl AsMessage for DirectMessage {
+    fn message(&self) -> &Message {
+        &self.message
+    }
+}
+
+fn seqs(messages: &[impl AsMessage]) -> Vec<i64> {
+    messages.iter().map(|m| m.message().seq).collect()
+}
+
+fn contents(messages: &[impl AsMessage]) -> Vec<&str> {
+    messages
+        .iter()
+        .map(|m| m.message().content.as_str())
+        .collect()
 }
 
 /// A page's contents and total, for compact comparisons.
-fn summary(page: &Page<Message>) -> (Vec<&str>, i64) {
+fn summary(page: &Page<DirectMessage>) -> (Vec<&str>, i64) {
     (contents(&page.items), page.total)
 }
 
@@ -174,5 +236,5 @@ pub async fn set_name(
         full_name: Some(full_name.map(str::to_owned)),
         ..AccountChanges::default()
     };
-    store.update_account(id, change).await
+    store.update_account(id, change).await.map(|(user, _)| user)
 }

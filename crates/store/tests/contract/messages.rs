@@ -2,12 +2,13 @@
 //! `direct_history`).
 
 use futures::future::join_all;
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{Message, Store};
+use missive_store::{Altered, Change, ConversationChange, DirectMessage};
 use missive_store::{MessageId, UserId};
 
-use crate::{Must, UNKNOWN, assert_not_found, contents, find, history, of_user, send, seqs};
-use crate::{summary, users};
+use crate::{Must, UNKNOWN, assert_not_found, contents, done, find, history, of_user, send};
+use crate::{send_direct, seqs, stored, summary, users, versions};
 
 #[tokio::test]
 async fn send_numbers_messages_per_conversation_and_names_the_recipient() {
@@ -15,33 +16,32 @@ async fn send_numbers_messages_per_conversation_and_names_the_recipient() {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
 
-        let first = send(&store, &alice, &bob, "one").await;
-        let second = send(&store, &bob, &alice, "two").await;
-        let third = send(&store, &alice, &bob, "three").await;
-        let elsewhere = send(&store, &carol, &alice, "other").await;
+        let first = send_direct(&store, &alice, &bob, "one").await;
+        let second = send_direct(&store, &bob, &alice, "two").await;
+        let third = send_direct(&store, &alice, &bob, "three").await;
+        let elsewhere = send_direct(&store, &carol, &alice, "other").await;
 
         let sent = [first.clone(), second.clone(), third.clone()];
         assert_eq!(seqs(&sent), [1, 2, 3], "{b:?}: seq counts up");
-        assert_eq!(elsewhere.seq, 1, "{b:?}: each conversation counts from 1");
-        assert_ne!(elsewhere.conversation_id, first.conversation_id, "{b:?}");
-        let ends = |m: &Message| (m.sender_id, m.recipient_id);
+        let (one, other) = (&first.message, &elsewhere.message);
+        assert_eq!(other.seq, 1, "{b:?}: each conversation counts from 1");
+        assert_ne!(other.conversation_id, one.conversation_id, "{b:?}");
+        let ends = |m: &DirectMessage| (m.message.sender_id, m.recipient_id);
         assert_eq!(ends(&first), (alice.id, bob.id), "{b:?}: alice to bob");
         assert_eq!(ends(&second), (bob.id, alice.id), "{b:?}: bob to alice");
         assert_eq!(ends(&elsewhere), (carol.id, alice.id), "{b:?}");
-        assert_eq!((first.edited_at, first.deleted_at), (None, None), "{b:?}");
-        assert!(first.created_at <= third.created_at, "{b:?}");
+        assert_eq!((one.edited_at, one.deleted_at), (None, None), "{b:?}");
+        assert!(one.created_at <= third.message.created_at, "{b:?}");
         let convo = find(&store, bob.id, alice.id).await.must(b);
-        let expected = (first.conversation_id, 3);
+        let expected = (one.conversation_id, 3);
         assert_eq!((convo.id, convo.last_seq), expected, "{b:?}");
-        for message in [first, second, third, elsewhere] {
-            let stored = store.message_by_id(message.id).await.must(b);
-            assert_eq!(stored, Some(message), "{b:?}: stored as returned");
+        // Alice is in both conversations.
+        for sent in [first, second, third, elsewhere] {
+            let now = stored(&store, sent.message.id, &alice).await;
+            assert_eq!(now, Some(sent.message), "{b:?}: stored as returned");
         }
-        assert_eq!(
-            store.message_by_id(MessageId(UNKNOWN)).await.must(b),
-            None,
-            "{b:?}"
-        );
+        let unknown = versions(&store, MessageId(UNKNOWN), &alice).await;
+        assert_eq!(unknown, None, "{b:?}");
     }
 }
 
@@ -83,13 +83,28 @@ async fn send_assigns_gapless_seq_under_concurrency() {
         });
         let results = join_all(tasks).await;
 
-        let sent: Vec<Message> = results.into_iter().map(|r| r.must(b).must(b)).collect();
+        let (sent, changes): (Vec<DirectMessage>, Vec<_>) =
+            results.into_iter().map(|r| r.must(b).must(b)).unzip();
         let mut got = seqs(&sent);
         got.sort_unstable();
         assert_eq!(got, (1..=N).collect::<Vec<_>>(), "{b:?}: exactly 1..={N}");
         let convo = find(&store, alice.id, bob.id).await.must(b);
-        let one = sent.iter().all(|m| m.conversation_id == convo.id);
+        let one = sent.iter().all(|m| m.message.conversation_id == convo.id);
         assert!(one, "{b:?}: all in one conversation");
+        let whats: Vec<ConversationChange> = changes
+            .iter()
+            .flatten()
+            .map(|change| match change {
+                Change::Conversation { what, .. } => *what,
+                other => panic!("{b:?}: a send changed {other:?}"),
+            })
+            .collect();
+        let opened = whats.iter().filter(|w| **w == ConversationChange::Created);
+        assert_eq!(opened.count(), 1, "{b:?}: one send reports opening it");
+        let created = whats
+            .iter()
+            .filter(|w| matches!(w, ConversationChange::MessageCreated { .. }));
+        assert_eq!(created.count(), N as usize, "{b:?}: one per message");
         assert_eq!(convo.last_seq, N, "{b:?}: last_seq counts every message");
         let stored = history(&store, &alice, &bob, N + 1, 0).await;
         assert_eq!(stored.total, N, "{b:?}: every message stored");
@@ -117,13 +132,14 @@ async fn content_round_trips_exactly() {
 
         for content in samples {
             let sent = send(&store, &alice, &bob, content).await;
-            let stored = store.message_by_id(sent.id).await.must(b).must(b);
-            assert_eq!(stored.content, content, "{b:?}: as sent");
+            let as_read = stored(&store, sent.id, &bob).await.must(b);
+            assert_eq!(as_read.content, content, "{b:?}: as sent");
             let edit = format!("{content}✎");
-            let edited = store.edit_message(sent.id, alice.id, &edit).await.must(b);
-            assert_eq!(edited.content, edit, "{b:?}: as edited");
-            let versions = store.message_versions(sent.id).await.must(b);
-            assert_eq!(versions[0].0, content, "{b:?}: kept version");
+            let (edited, _) = store.edit_message(sent.id, alice.id, &edit).await.must(b);
+            assert_eq!(done(edited, b).content, edit, "{b:?}: as edited");
+            let (now, earlier) = versions(&store, sent.id, &bob).await.must(b);
+            assert_eq!(now.content, edit, "{b:?}: read as edited");
+            assert_eq!(earlier[0].0, content, "{b:?}: kept version");
         }
 
         let page = history(&store, &bob, &alice, 100, 0).await;
@@ -143,39 +159,40 @@ async fn only_the_sender_can_edit_and_earlier_contents_are_kept_in_order() {
         let original = send(&store, &alice, &bob, "v1").await;
         let unedited = send(&store, &bob, &alice, "reply").await;
 
-        assert_not_found(store.edit_message(original.id, bob.id, "hijack").await, b);
+        let (hijack, _) = store
+            .edit_message(original.id, bob.id, "hijack")
+            .await
+            .must(b);
+        assert_eq!(hijack, Altered::NotSender, "{b:?}: bob is not the sender");
         assert_not_found(
             store
                 .edit_message(MessageId(UNKNOWN), alice.id, "ghost")
                 .await,
             b,
         );
-        let untouched = store.message_by_id(original.id).await.must(b);
-        assert_eq!(untouched.as_ref(), Some(&original), "{b:?}: unchanged");
-        let none_yet = store.message_versions(original.id).await.must(b);
+        let (untouched, none_yet) = versions(&store, original.id, &bob).await.must(b);
+        assert_eq!(untouched, original, "{b:?}: unchanged");
         assert!(none_yet.is_empty(), "{b:?}: {none_yet:?}");
 
         let v2 = store.edit_message(original.id, alice.id, "v2").await;
         let v3 = store.edit_message(original.id, alice.id, "v3").await;
 
-        let (v2, v3) = (v2.must(b), v3.must(b));
+        let (v2, v3) = (done(v2.must(b).0, b), done(v3.must(b).0, b));
         let edited_at = v3.edited_at.must(b);
         assert!(v2.edited_at.must(b) <= edited_at, "{b:?}: edits in order");
         assert!(edited_at >= original.created_at, "{b:?}");
         let mut expected = original;
         (expected.content, expected.edited_at) = ("v3".into(), Some(edited_at));
         assert_eq!(v3, expected, "{b:?}: only content and edited_at change");
-        let stored = store.message_by_id(v3.id).await.must(b);
-        assert_eq!(stored, Some(v3.clone()), "{b:?}: stored as returned");
-        let versions = store.message_versions(v3.id).await.must(b);
-        let kept: Vec<&str> = versions.iter().map(|(c, _)| c.as_str()).collect();
+        let (now, earlier) = versions(&store, v3.id, &bob).await.must(b);
+        assert_eq!(now, v3, "{b:?}: stored as returned");
+        let kept: Vec<&str> = earlier.iter().map(|(c, _)| c.as_str()).collect();
         assert_eq!(kept, ["v1", "v2"], "{b:?}: earlier contents, oldest first");
-        assert!(versions[0].1 <= versions[1].1, "{b:?}: replaced in order");
-        assert_eq!(versions[1].1, edited_at, "{b:?}: replaced by the last edit");
-        for id in [unedited.id, MessageId(UNKNOWN)] {
-            let none = store.message_versions(id).await.must(b);
-            assert!(none.is_empty(), "{b:?}: no versions: {none:?}");
-        }
+        assert!(earlier[0].1 <= earlier[1].1, "{b:?}: replaced in order");
+        assert_eq!(earlier[1].1, edited_at, "{b:?}: replaced by the last edit");
+        let (reply, none) = versions(&store, unedited.id, &alice).await.must(b);
+        assert_eq!(reply, unedited, "{b:?}");
+        assert!(none.is_empty(), "{b:?}: no versions: {none:?}");
         let next = send(&store, &bob, &alice, "after edits").await;
         assert_eq!(next.seq, 3, "{b:?}: edits take no sequence numbers");
     }

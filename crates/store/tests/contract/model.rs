@@ -1,12 +1,13 @@
 //! A randomized model test: after any mix of sends, edits, deletes, hides and read marks, both
-//! members' read states match a model kept here. The generator is seeded, so a failure names
-//! the operation that broke it and replays the same way every run.
+//! members' read states match a model kept here, and each operation answered and reported
+//! changes as the model predicts. The generator is seeded, so a failure names the operation
+//! that broke it and replays the same way every run.
 
-use missive_store::{ConversationId, MessageId};
-use std::fmt::Debug;
+use missive_store::prelude::*;
+use missive_store::{Altered, Changes, ConversationId, MessageId};
 
 use missive_store::testing::TestDb;
-use missive_store::{Backend, HistoryWindow, ReadState, SqlStore, Store, StoreError, User};
+use missive_store::{Backend, HistoryWindow, ReadState, SqlStore, StoreError, User};
 
 use crate::{Must, open, post, seqs, users, window};
 
@@ -61,13 +62,30 @@ impl Model {
     }
 }
 
-/// Checks that a sender-only operation succeeded exactly when it was allowed.
+/// What an edit or a delete answered a member, without the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Done,
+    NotSender,
+    Deleted,
+}
+
+/// Checks a sender-only operation's answer and how many changes it reported.
 #[track_caller]
-fn check_allowed<T: Debug>(result: Result<T, StoreError>, allowed: bool, b: Backend, op: &str) {
-    match (&result, allowed) {
-        (Ok(_), true) | (Err(StoreError::NotFound), false) => {}
-        _ => panic!("{b:?}: {op}: allowed is {allowed}, got {result:?}"),
-    }
+fn check_altered(
+    result: Result<(Altered, Changes), StoreError>,
+    expected: (Answer, usize),
+    b: Backend,
+    op: &str,
+) {
+    let (altered, changes) = result.unwrap_or_else(|err| panic!("{b:?}: {op}: {err}"));
+    let answer = match altered {
+        Altered::Done(_) => Answer::Done,
+        Altered::NotSender => Answer::NotSender,
+        Altered::Deleted => Answer::Deleted,
+    };
+    let actual = (answer, changes.len());
+    assert_eq!(actual, expected, "{b:?}: {op}: {changes:?}");
 }
 
 /// Applies one random operation to the store and the model; returns what it did.
@@ -86,37 +104,50 @@ async fn step(
         (2, Some(i)) => {
             let op = format!("{actor} edits seq {}", model.messages[i].seq);
             let message = &model.messages[i];
-            let allowed = message.sender == actor && !message.deleted;
-            check_allowed(
-                store.edit_message(message.id, id, "edited").await,
-                allowed,
-                b,
-                &op,
-            );
+            let expected = if message.sender != actor {
+                (Answer::NotSender, 0)
+            } else if message.deleted {
+                (Answer::Deleted, 0)
+            } else {
+                (Answer::Done, 1)
+            };
+            let edited = store.edit_message(message.id, id, "edited").await;
+            check_altered(edited, expected, b, &op);
             op
         }
         (3, Some(i)) => {
             let op = format!("{actor} deletes seq {}", model.messages[i].seq);
             let message = &mut model.messages[i];
-            let allowed = message.sender == actor;
-            check_allowed(store.delete_message(message.id, id).await, allowed, b, &op);
-            message.deleted |= allowed;
+            let expected = if message.sender != actor {
+                (Answer::NotSender, 0)
+            } else {
+                // Deleting a tombstone again answers it and changes nothing.
+                (Answer::Done, usize::from(!message.deleted))
+            };
+            check_altered(store.delete_message(message.id, id).await, expected, b, &op);
+            message.deleted |= message.sender == actor;
             op
         }
         (4, Some(i)) => {
             let message = &mut model.messages[i];
-            store.hide_message(message.id, id).await.must(b);
+            let op = format!("{actor} hides seq {}", message.seq);
+            let changes = store.hide_message(message.id, id).await.must(b);
+            let expected = usize::from(!message.hidden[actor]);
+            assert_eq!(changes.len(), expected, "{b:?}: {op}: {changes:?}");
             message.hidden[actor] = true;
-            format!("{actor} hides seq {}", message.seq)
+            op
         }
         (5, _) => {
             let seq = rng.below(model.messages.len() + 3) as i64 - 1;
-            let marked = store.mark_read(convo, id, seq).await.must(b);
+            let (marked, changes) = store.mark_read(convo, id, seq).await.must(b);
             let reachable = seq.min(model.last_seq());
             let read = &mut model.last_read[actor];
+            let moved = reachable > *read;
             *read = (*read).max(reachable);
             let op = format!("{actor} marks read up to {seq}");
             assert_eq!(marked, model.read_state(actor), "{b:?}: {op} returns");
+            let reported = changes.len();
+            assert_eq!(reported, usize::from(moved), "{b:?}: {op}: {changes:?}");
             op
         }
         _ => {

@@ -1,8 +1,9 @@
 //! Read positions and the unread counts derived from them.
 
 use missive_store::ConversationId;
+use missive_store::ReadState;
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{ReadState, Store};
 
 use crate::{Must, UNKNOWN, assert_not_found, open, post, read_state, users};
 
@@ -64,7 +65,7 @@ async fn mark_read_moves_forward_only_and_stops_at_the_last_message() {
         let mut moved = Vec::new();
         for seq in [3, 1, -1, 3, 99] {
             let marked = store.mark_read(convo, alice.id, seq).await;
-            moved.push((seq, marked.must(b)));
+            moved.push((seq, marked.must(b).0));
         }
 
         let expected = [

@@ -5,7 +5,8 @@ use missive_store::testing::TestDb;
 use missive_store::{SessionId, UserId};
 use std::time::Duration;
 
-use missive_store::{AccountChanges, RefreshOutcome, Session, SqlStore, Store, Timestamp, User};
+use missive_store::prelude::*;
+use missive_store::{AccountChanges, RefreshOutcome, Session, SqlStore, Timestamp, User};
 
 use crate::{Must, UNKNOWN, assert_not_found, tick, users};
 
@@ -14,7 +15,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 async fn session(store: &SqlStore, user: &User, refresh_hash: Option<&str>) -> Session {
     let until = Timestamp::now().plus(DAY);
     let opened = store.create_session(user.id, Some("agent/1.0"), refresh_hash, until);
-    opened.await.must(store.backend())
+    opened.await.must(store.backend()).0
 }
 
 async fn is_open(store: &SqlStore, session: &Session) -> bool {
@@ -25,7 +26,7 @@ async fn is_open(store: &SqlStore, session: &Session) -> bool {
 async fn rotate(store: &SqlStore, presented: &str, new: &str) -> RefreshOutcome {
     let until = Timestamp::now().plus(DAY);
     let outcome = store.rotate_refresh_token(presented, new, until).await;
-    outcome.must(store.backend())
+    outcome.must(store.backend()).0
 }
 
 async fn open_ids(store: &SqlStore, user: &User) -> Vec<SessionId> {
@@ -42,7 +43,7 @@ async fn create_session_opens_a_session_that_names_its_user() {
         let with_token = session(&store, &alice, Some("r1")).await;
         let until = Timestamp::now().plus(DAY);
         let without = store.create_session(alice.id, None, None, until).await;
-        let without = without.must(b);
+        let without = without.must(b).0;
 
         assert_eq!(with_token.user_id, alice.id, "{b:?}");
         assert_eq!(with_token.user_agent.as_deref(), Some("agent/1.0"), "{b:?}");
@@ -216,7 +217,7 @@ async fn concurrent_rotations_of_one_token_rotate_it_at_most_once() {
         let outcomes: Vec<RefreshOutcome> = join_all(tasks)
             .await
             .into_iter()
-            .map(|joined| joined.must(b).must(b))
+            .map(|joined| joined.must(b).must(b).0)
             .collect();
 
         let rotated = outcomes
@@ -270,10 +271,10 @@ async fn end_other_sessions_keeps_one_or_none_and_counts_what_it_ended() {
         let remaining = open_ids(&store, &alice).await;
         let all = store.end_other_sessions(alice.id, None).await;
 
-        assert_eq!(others.must(b), 2, "{b:?}: all but the kept one");
-        assert_eq!(again.must(b), 0, "{b:?}: nothing left to end");
+        assert_eq!(others.must(b).0, 2, "{b:?}: all but the kept one");
+        assert_eq!(again.must(b).0, 0, "{b:?}: nothing left to end");
         assert_eq!(remaining, [keep], "{b:?}: the kept one stays open");
-        assert_eq!(all.must(b), 1, "{b:?}: None ends the last one too");
+        assert_eq!(all.must(b).0, 1, "{b:?}: None ends the last one too");
         assert!(open_ids(&store, &alice).await.is_empty(), "{b:?}");
         assert!(is_open(&store, &bobs).await, "{b:?}: bob's untouched");
     }
@@ -367,7 +368,7 @@ async fn an_expired_session_neither_authenticates_nor_lists_nor_refreshes() {
         let (store, b) = (db.store(), db.backend());
         let [alice] = users(&store, ["alice"]).await;
         let past = Timestamp::now().minus(Duration::from_secs(1));
-        let expired = store
+        let (expired, _) = store
             .create_session(alice.id, None, Some("stale"), past)
             .await
             .must(b);
@@ -389,7 +390,7 @@ async fn refreshing_keeps_the_session_open_for_another_period() {
         let (store, b) = (db.store(), db.backend());
         let [alice] = users(&store, ["alice"]).await;
         let soon = Timestamp::now().plus(Duration::from_secs(60));
-        let opened = store
+        let (opened, _) = store
             .create_session(alice.id, None, Some("r1"), soon)
             .await
             .must(b);

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use missive_store::prelude::*;
 use missive_store::testing::TestDb;
-use missive_store::{DbPool, PoolSettings, SqliteSync, Store};
+use missive_store::{DbPool, PoolSettings, SqliteSync};
 
 use crate::{Must, open, post, users};
 

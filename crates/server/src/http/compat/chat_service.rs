@@ -4,22 +4,22 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use missive_store::{Message, User, UserId};
+use missive_store::{DirectMessage, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::IntId;
-use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
-use crate::domain::{AllValid, Email, MessageContent, Password, Username};
+use crate::core::domain::MessageContent;
+use crate::core::input::AllValid;
+use crate::core::{LoginName, NewAccount, NewSession, Refresh};
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs, Problem};
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::AuthUser;
 use crate::http::paging::offset_page;
 use crate::http::rate_limit::limited;
 use crate::limits::rules;
-use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 
 const TAG: &str = "Chat Service (compatibility)";
@@ -110,12 +110,17 @@ pub struct MessageOut {
     created_at: DateTime<Utc>,
 }
 
-impl From<Message> for MessageOut {
-    fn from(message: Message) -> Self {
+impl From<DirectMessage> for MessageOut {
+    fn from(
+        DirectMessage {
+            message,
+            recipient_id,
+        }: DirectMessage,
+    ) -> Self {
         Self {
             id: message.id.get(),
             sender_id: message.sender_id.get(),
-            recipient_id: message.recipient_id.get(),
+            recipient_id: recipient_id.get(),
             content: message.content,
             created_at: message.created_at.to_datetime(),
         }
@@ -159,21 +164,8 @@ async fn register(
     State(state): State<AppState>,
     Json(body): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserPublic>), ApiError> {
-    let (username, email, password) = (
-        Username::parse(&body.username),
-        Email::parse(&body.email),
-        Password::parse(&body.password),
-    )
-        .all_valid()?;
-    let account = NewAccount {
-        username: Some(username),
-        email,
-        password,
-        full_name: None,
-    };
-    let user = accounts::register(&state, account)
-        .await
-        .map_err(RegisterError::into_conflict)?;
+    let account = NewAccount::parse(Some(&body.username), &body.email, &body.password, None)?;
+    let user = state.core().register(account).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -188,10 +180,12 @@ async fn login(
     UserAgent(agent): UserAgent,
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let user = accounts::login(&state, LoginName::Username(&body.username), &body.password)
-        .await?
-        .ok_or(INVALID_CREDENTIALS)?;
-    let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::Without).await?;
+    let name = LoginName::Username(&body.username);
+    let session = NewSession {
+        user_agent: agent.as_deref(),
+        refresh: Refresh::Without,
+    };
+    let (_, opened) = state.core().log_in(name, &body.password, session).await?;
     Ok(Json(LoginResponse {
         access_token: opened.access.token,
         token_type: "bearer",
@@ -219,8 +213,8 @@ async fn send(
     )
         .all_valid()?;
     let message = state
-        .store()
-        .send_direct_message(user.id, UserId(recipient), content.as_str())
+        .core()
+        .send_direct(user.id, UserId(recipient), &content)
         .await
         .not_found_as(RECIPIENT_NOT_FOUND)?;
     Ok(Json(message.into()))
@@ -239,7 +233,7 @@ async fn history(
 ) -> Result<Json<HistoryPage>, ApiError> {
     let (limit, offset) = offset_page(params.limit, params.offset, DEFAULT_PAGE, MAX_PAGE)?;
     let page = state
-        .store()
+        .core()
         .direct_history(user.id, UserId(params.peer_id), limit, offset)
         .await?;
     Ok(Json(HistoryPage {

@@ -2,22 +2,21 @@
 //! strings and timestamps `YYYY-MM-DDTHH:MM:SS` (UTC), as its README shows.
 
 use axum::extract::{Path, State};
-use missive_store::{ConflictKind, Message, MessageId, User, UserId};
+use missive_store::{ConflictKind, DirectMessage, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::StrId;
-use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
-use crate::domain::{AllValid, Email, MessageContent, Password, parse_full_name};
+use crate::core::domain::{MessageContent, canonical_id};
+use crate::core::{CoreError, LoginName, NewAccount, NewSession, Opened, Refresh};
 use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, Query, UserAgent};
 use crate::http::AuthUser;
 use crate::http::paging::offset_page;
 use crate::http::rate_limit::limited;
 use crate::limits::rules;
-use crate::sessions::{self, Refresh};
 use crate::state::AppState;
 
 const TAG: &str = "Message Service (compatibility)";
@@ -102,8 +101,13 @@ pub struct MessageRead {
     timestamp: String,
 }
 
-impl From<Message> for MessageRead {
-    fn from(message: Message) -> Self {
+impl From<DirectMessage> for MessageRead {
+    fn from(
+        DirectMessage {
+            message,
+            recipient_id,
+        }: DirectMessage,
+    ) -> Self {
         let at = message
             .edited_at
             .unwrap_or(message.created_at)
@@ -111,7 +115,7 @@ impl From<Message> for MessageRead {
         Self {
             id: message.id.to_string(),
             sender_id: message.sender_id.to_string(),
-            recipient_id: message.recipient_id.to_string(),
+            recipient_id: recipient_id.to_string(),
             content: message.content,
             timestamp: at.format("%Y-%m-%dT%H:%M:%S").to_string(),
         }
@@ -134,17 +138,19 @@ const MESSAGE_NOT_FOUND: ApiError =
 const RECIPIENT_NOT_FOUND: ApiError =
     ApiError::not_found(ErrorCode::RecipientNotFound, "Recipient not found");
 
-/// Opens a session for the user and answers with its access token.
-async fn token_for(
-    state: &AppState,
-    user: &User,
-    user_agent: Option<&str>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let opened = sessions::open(state, user, user_agent, Refresh::Without).await?;
-    Ok(Json(TokenResponse {
+/// This face's sessions end with their access token: no refresh token.
+fn session(user_agent: Option<&str>) -> NewSession<'_> {
+    NewSession {
+        user_agent,
+        refresh: Refresh::Without,
+    }
+}
+
+fn token_response(opened: Opened) -> Json<TokenResponse> {
+    Json(TokenResponse {
         access_token: opened.access.token,
         token_type: "bearer",
-    }))
+    })
 }
 
 /// Register with an e-mail address; the answer is an access token. A username is derived
@@ -161,26 +167,20 @@ async fn register(
     UserAgent(agent): UserAgent,
     Json(body): Json<RegisterRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let (email, password, full_name) = (
-        Email::parse(&body.email),
-        Password::parse(&body.password),
-        parse_full_name(body.full_name),
-    )
-        .all_valid()?;
-    let account = NewAccount {
-        username: None,
-        email,
-        password,
-        full_name,
-    };
-    match accounts::register(&state, account).await {
-        Ok(user) => token_for(&state, &user, agent.as_deref()).await,
-        Err(RegisterError::Taken(ConflictKind::Email)) => Err(ApiError::BadRequest {
+    let account = NewAccount::parse(None, &body.email, &body.password, body.full_name)?;
+    let registered = state
+        .core()
+        .register_and_log_in(account, session(agent.as_deref()))
+        .await;
+    match registered {
+        Ok((_, opened)) => Ok(token_response(opened)),
+        Err(CoreError::Taken(ConflictKind::Email)) => Err(ApiError::BadRequest {
             code: ErrorCode::EmailTaken,
             detail: "Email already registered".into(),
         }),
-        Err(RegisterError::Taken(ConflictKind::Username)) => Err(ApiError::Internal),
-        Err(RegisterError::Failed(err)) => Err(err),
+        // Derived usernames are retried until one is free; none was.
+        Err(CoreError::Taken(ConflictKind::Username)) => Err(ApiError::Internal),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -196,9 +196,10 @@ async fn login(
     UserAgent(agent): UserAgent,
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let user = accounts::login(&state, LoginName::Email(&body.email), &body.password).await?;
-    let user = user.ok_or(INVALID_CREDENTIALS)?;
-    token_for(&state, &user, agent.as_deref()).await
+    let name = LoginName::Email(&body.email);
+    let login = session(agent.as_deref());
+    let (_, opened) = state.core().log_in(name, &body.password, login).await?;
+    Ok(token_response(opened))
 }
 
 /// Send a message to another user.
@@ -216,8 +217,8 @@ async fn send_message(
     let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
     let recipient = body.recipient_id.0.ok_or(RECIPIENT_NOT_FOUND)?;
     state
-        .store()
-        .send_direct_message(user.id, UserId(recipient), content.as_str())
+        .core()
+        .send_direct(user.id, UserId(recipient), &content)
         .await
         .not_found_as(RECIPIENT_NOT_FOUND)?;
     Ok(Json(SentResponse {
@@ -244,10 +245,7 @@ async fn list_messages(
         DEFAULT_LIST_LIMIT,
         MAX_LIST_LIMIT,
     )?;
-    let messages = state
-        .store()
-        .messages_of_user(user.id, limit, offset)
-        .await?;
+    let messages = state.core().direct_messages(user.id, limit, offset).await?;
     if messages.is_empty() {
         return Err(ApiError::not_found(
             ErrorCode::NoMessages,
@@ -271,12 +269,18 @@ async fn update_message(
     Path(message_id): Path<String>,
     Json(body): Json<MessageUpdate>,
 ) -> Result<Json<MessageRead>, ApiError> {
-    let id = crate::domain::canonical_id(&message_id).ok_or(MESSAGE_NOT_FOUND)?;
+    let id = canonical_id(&message_id).ok_or(MESSAGE_NOT_FOUND)?;
     let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
-    let message = state
-        .store()
-        .edit_message(MessageId(id), user.id, content.as_str())
+    // Someone else's message, or a deleted one, is one this face cannot see.
+    let message = match state
+        .core()
+        .edit_direct_message(MessageId(id), user.id, &content)
         .await
-        .not_found_as(MESSAGE_NOT_FOUND)?;
+    {
+        Err(CoreError::NotFound | CoreError::NotSender | CoreError::MessageDeleted) => {
+            return Err(MESSAGE_NOT_FOUND);
+        }
+        other => other?,
+    };
     Ok(Json(message.into()))
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use missive_store::{SessionId, StoreError, User};
+use missive_store::{SessionId, User};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,14 +10,12 @@ use utoipa_axum::routes;
 
 use super::dto::{SessionOut, SessionTokens};
 use super::{TAG_AUTH, path_id};
-use crate::accounts::{self, INVALID_CREDENTIALS, LoginName, NewAccount, RegisterError};
-use crate::domain::{AllValid, Email, Password, Username, parse_full_name};
+use crate::core::{LoginName, NewAccount, NewSession, Opened, Refresh};
 use crate::error::{ApiError, ErrorBody, ErrorCode, NotFoundAs};
 use crate::extract::{Json, UserAgent};
 use crate::http::AuthUser;
 use crate::http::rate_limit::limited;
 use crate::limits::rules;
-use crate::sessions::{self, Opened, Refresh, RefreshRefused};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -63,6 +61,14 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
+/// A `/v1` login's session: with a refresh token.
+fn v1_session(user_agent: Option<&str>) -> NewSession<'_> {
+    NewSession {
+        user_agent,
+        refresh: Refresh::With,
+    }
+}
+
 fn session_tokens(user: User, opened: Opened) -> SessionTokens {
     SessionTokens {
         user: user.into(),
@@ -84,23 +90,16 @@ async fn register(
     UserAgent(agent): UserAgent,
     Json(body): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<SessionTokens>), ApiError> {
-    let (username, email, password, full_name) = (
-        Username::parse(&body.username),
-        Email::parse(&body.email),
-        Password::parse(&body.password),
-        parse_full_name(body.full_name),
-    )
-        .all_valid()?;
-    let account = NewAccount {
-        username: Some(username),
-        email,
-        password,
-        full_name,
-    };
-    let user = accounts::register(&state, account)
-        .await
-        .map_err(RegisterError::into_conflict)?;
-    let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::With).await?;
+    let account = NewAccount::parse(
+        Some(&body.username),
+        &body.email,
+        &body.password,
+        body.full_name,
+    )?;
+    let (user, opened) = state
+        .core()
+        .register_and_log_in(account, v1_session(agent.as_deref()))
+        .await?;
     Ok((StatusCode::CREATED, Json(session_tokens(user, opened))))
 }
 
@@ -120,10 +119,8 @@ async fn login(
     } else {
         LoginName::Username(&body.login)
     };
-    let user = accounts::login(&state, name, &body.password)
-        .await?
-        .ok_or(INVALID_CREDENTIALS)?;
-    let opened = sessions::open(&state, &user, agent.as_deref(), Refresh::With).await?;
+    let session = v1_session(agent.as_deref());
+    let (user, opened) = state.core().log_in(name, &body.password, session).await?;
     Ok(Json(session_tokens(user, opened)))
 }
 
@@ -139,17 +136,9 @@ async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Json<SessionTokens>, ApiError> {
-    match sessions::refresh(&state, body.refresh_token.trim()).await? {
-        Ok((user, opened)) => Ok(Json(session_tokens(user, opened))),
-        Err(RefreshRefused::Invalid) => Err(ApiError::Unauthorized {
-            code: ErrorCode::InvalidRefreshToken,
-            detail: "Invalid refresh token",
-        }),
-        Err(RefreshRefused::Reused) => Err(ApiError::Unauthorized {
-            code: ErrorCode::RefreshTokenReused,
-            detail: "Refresh token already used; the session has been ended",
-        }),
-    }
+    let presented = body.refresh_token.trim();
+    let (user, opened) = state.core().refresh_session(presented).await?;
+    Ok(Json(session_tokens(user, opened)))
 }
 
 /// End the current session: its access and refresh tokens stop working at once.
@@ -159,12 +148,8 @@ async fn logout(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    match state.store().end_session(session_id, user.id).await {
-        // Another request (a logout-all, say) ended it since its token was checked: what this
-        // one asked for is done.
-        Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
-        Err(err) => Err(err.into()),
-    }
+    state.core().log_out(user.id, session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// End every session of the user, this one included.
@@ -174,7 +159,7 @@ async fn logout_all(
     State(state): State<AppState>,
     AuthUser { user, .. }: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.store().end_other_sessions(user.id, None).await?;
+    state.core().end_all_sessions(user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,7 +170,7 @@ async fn list_sessions(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
 ) -> Result<Json<Vec<SessionOut>>, ApiError> {
-    let sessions = state.store().list_sessions(user.id).await?;
+    let sessions = state.core().open_sessions(user.id).await?;
     Ok(Json(
         sessions
             .into_iter()
@@ -210,8 +195,8 @@ async fn end_session(
         ApiError::not_found(ErrorCode::SessionNotFound, "Session not found");
     let id = path_id(&id, NOT_FOUND)?;
     state
-        .store()
-        .end_session(SessionId(id), user.id)
+        .core()
+        .end_session(user.id, SessionId(id))
         .await
         .not_found_as(NOT_FOUND)?;
     Ok(StatusCode::NO_CONTENT)

@@ -75,9 +75,9 @@ async fn open(
     AuthUser { user, .. }: AuthUser,
     Json(body): Json<OpenConversation>,
 ) -> Result<(StatusCode, Json<ConversationOut>), ApiError> {
-    let store = state.store();
-    let (conversation, created) = store
-        .open_direct_conversation(user.id, UserId(body.peer_id))
+    let (summary, created) = state
+        .core()
+        .open_direct(user.id, UserId(body.peer_id))
         .await
         .not_found_as(USER_NOT_FOUND)?;
     let status = if created {
@@ -85,11 +85,6 @@ async fn open(
     } else {
         StatusCode::OK
     };
-    // Gone only if the peer's account was deleted in between, taking the conversation along.
-    let summary = store
-        .conversation_summary(conversation.id, user.id)
-        .await?
-        .ok_or(USER_NOT_FOUND)?;
     Ok((status, Json(summary.into())))
 }
 
@@ -110,8 +105,8 @@ async fn list(
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     // One more than asked tells whether another page follows.
     let mut summaries = state
-        .store()
-        .list_conversations(user.id, after, limit + 1)
+        .core()
+        .conversations(user.id, after, limit + 1)
         .await?;
     let more = summaries.len() as i64 > limit;
     summaries.truncate(usize::try_from(limit).unwrap_or(0));
@@ -137,10 +132,10 @@ async fn by_id(
 ) -> Result<Json<ConversationOut>, ApiError> {
     let id = path_id(&id, CONVERSATION_NOT_FOUND)?;
     let summary = state
-        .store()
-        .conversation_summary(ConversationId(id), user.id)
-        .await?
-        .ok_or(CONVERSATION_NOT_FOUND)?;
+        .core()
+        .conversation(ConversationId(id), user.id)
+        .await
+        .not_found_as(CONVERSATION_NOT_FOUND)?;
     Ok(Json(summary.into()))
 }
 
@@ -163,7 +158,7 @@ async fn mark_read(
         return Err(FieldError::new("seq", "must be 0 or more").into());
     }
     let read = state
-        .store()
+        .core()
         .mark_read(ConversationId(id), user.id, body.seq)
         .await
         .not_found_as(CONVERSATION_NOT_FOUND)?;

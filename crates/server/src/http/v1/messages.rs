@@ -5,11 +5,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use missive_store::{
-    ConversationId, HistoryWindow, Idempotency, Message, MessageId, SendOutcome, Timestamp, UserId,
-};
+use missive_store::{ConversationId, HistoryWindow, MessageId};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +14,9 @@ use utoipa_axum::routes;
 use super::conversations::CONVERSATION_NOT_FOUND;
 use super::dto::{MessageHistory, MessageOut, MessagePage};
 use super::{TAG_MESSAGES, path_id};
-use crate::domain::{AllValid, MessageContent};
+use crate::core::SendRequest;
+use crate::core::domain::MessageContent;
+use crate::core::input::AllValid;
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
@@ -34,18 +33,6 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 const MESSAGE_NOT_FOUND: ApiError =
     ApiError::not_found(ErrorCode::MessageNotFound, "Message not found");
-const NOT_SENDER: ApiError = ApiError::Forbidden {
-    code: ErrorCode::NotMessageSender,
-    detail: "Only the sender may change or delete a message for everyone",
-};
-const MESSAGE_DELETED: ApiError = ApiError::Conflict {
-    code: ErrorCode::MessageDeleted,
-    detail: "The message has been deleted",
-};
-const KEY_REUSED: ApiError = ApiError::Unprocessable {
-    code: ErrorCode::IdempotencyKeyReused,
-    detail: "This Idempotency-Key was already used for a different request",
-};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -131,14 +118,11 @@ async fn history(
 ) -> Result<Json<MessagePage>, ApiError> {
     let id = path_id(&id, CONVERSATION_NOT_FOUND)?;
     let (window, limit) = history_window(&params)?;
-    let store = state.store();
-    store
-        .member_conversation(ConversationId(id), user.id)
-        .await?
-        .ok_or(CONVERSATION_NOT_FOUND)?;
-    let page = store
-        .conversation_messages(ConversationId(id), user.id, window, limit)
-        .await?;
+    let page = state
+        .core()
+        .history(ConversationId(id), user.id, window, limit)
+        .await
+        .not_found_as(CONVERSATION_NOT_FOUND)?;
     let next_cursor = match window {
         HistoryWindow::Latest | HistoryWindow::Before(_) => page.messages.first().map(|m| m.seq),
         HistoryWindow::After(after) => Some(page.messages.last().map_or(after, |m| m.seq)),
@@ -193,28 +177,22 @@ async fn send(
     Json(body): Json<MessageBody>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, CONVERSATION_NOT_FOUND)?;
-    let config = state.config();
     let (key, content) = (
         idempotency_key(&headers),
-        MessageContent::parse(body.content, config.max_message_chars),
+        MessageContent::parse(body.content, state.config().max_message_chars),
     )
         .all_valid()?;
-    let request_hash = fingerprint(id, &content);
-    let idempotency = key.map(|key| Idempotency {
-        key,
-        request_hash: &request_hash,
-        expires_before: Timestamp::now().minus(config.idempotency_ttl),
-    });
-    let outcome = state
-        .store()
-        .send_message(ConversationId(id), user.id, content.as_str(), idempotency)
+    let request = SendRequest {
+        conversation: ConversationId(id),
+        sender: user.id,
+        content: &content,
+        idempotency_key: key,
+    };
+    let (message, replayed) = state
+        .core()
+        .send(request)
         .await
         .not_found_as(CONVERSATION_NOT_FOUND)?;
-    let (message, replayed) = match outcome {
-        SendOutcome::Created(message) => (message, false),
-        SendOutcome::Replayed(message) => (message, true),
-        SendOutcome::KeyReused => return Err(KEY_REUSED),
-    };
     let mut response = (StatusCode::CREATED, Json(MessageOut::from(message))).into_response();
     if replayed {
         response
@@ -247,12 +225,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, FieldError> {
     Ok(Some(key))
 }
 
-/// What makes two sends "the same request" for an idempotency key.
-fn fingerprint(conversation_id: i64, content: &MessageContent) -> String {
-    let digest = Sha256::digest(format!("{conversation_id}\n{}", content.as_str()));
-    hex::encode(digest)
-}
-
 /// Change the content of one of the caller's messages; the earlier content is kept in its
 /// history.
 #[utoipa::path(patch, path = "/v1/messages/{id}", tag = TAG_MESSAGES,
@@ -269,20 +241,13 @@ async fn edit(
     Path(id): Path<String>,
     Json(body): Json<MessageBody>,
 ) -> Result<Json<MessageOut>, ApiError> {
-    let message = member_message(&state, &id, user.id).await?;
+    let id = path_id(&id, MESSAGE_NOT_FOUND)?;
     let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
-    if message.sender_id != user.id {
-        return Err(NOT_SENDER);
-    }
-    if message.deleted_at.is_some() {
-        return Err(MESSAGE_DELETED);
-    }
-    // The message was the caller's and alive a moment ago: only a delete since then stops it.
     let edited = state
-        .store()
-        .edit_message(message.id, user.id, content.as_str())
+        .core()
+        .edit_message(MessageId(id), user.id, &content)
         .await
-        .not_found_as(MESSAGE_DELETED)?;
+        .not_found_as(MESSAGE_NOT_FOUND)?;
     Ok(Json(edited.into()))
 }
 
@@ -299,8 +264,12 @@ async fn versions(
     AuthUser { user, .. }: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<MessageHistory>, ApiError> {
-    let message = member_message(&state, &id, user.id).await?;
-    let earlier = state.store().message_versions(message.id).await?;
+    let id = path_id(&id, MESSAGE_NOT_FOUND)?;
+    let (message, earlier) = state
+        .core()
+        .message_versions(MessageId(id), user.id)
+        .await
+        .not_found_as(MESSAGE_NOT_FOUND)?;
     Ok(Json(MessageHistory::new(message, earlier)))
 }
 
@@ -323,12 +292,11 @@ async fn delete(
     Path(id): Path<String>,
     Query(params): Query<DeleteParams>,
 ) -> Result<Response, ApiError> {
+    let core = state.core();
     match params.scope.as_deref() {
         Some("me") => {
             let id = path_id(&id, MESSAGE_NOT_FOUND)?;
-            state
-                .store()
-                .hide_message(MessageId(id), user.id)
+            core.hide_message(MessageId(id), user.id)
                 .await
                 .not_found_as(MESSAGE_NOT_FOUND)?;
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -337,33 +305,14 @@ async fn delete(
             Err(FieldError::new("for", "must be `me`, or absent to delete for everyone").into())
         }
         None => {
-            let message = member_message(&state, &id, user.id).await?;
-            if message.sender_id != user.id {
-                return Err(NOT_SENDER);
-            }
-            let deleted = state
-                .store()
-                .delete_message(message.id, user.id)
+            let id = path_id(&id, MESSAGE_NOT_FOUND)?;
+            let deleted = core
+                .delete_message(MessageId(id), user.id)
                 .await
                 .not_found_as(MESSAGE_NOT_FOUND)?;
             Ok(Json(MessageOut::from(deleted)).into_response())
         }
     }
-}
-
-/// The message with the raw path `id`, if the caller is a member of its conversation.
-async fn member_message(state: &AppState, id: &str, user: UserId) -> Result<Message, ApiError> {
-    let id = path_id(id, MESSAGE_NOT_FOUND)?;
-    let store = state.store();
-    let message = store
-        .message_by_id(MessageId(id))
-        .await?
-        .ok_or(MESSAGE_NOT_FOUND)?;
-    store
-        .member_conversation(message.conversation_id, user)
-        .await?
-        .ok_or(MESSAGE_NOT_FOUND)?;
-    Ok(message)
 }
 
 #[cfg(test)]
@@ -391,15 +340,5 @@ mod tests {
         assert!(idempotency_key(&twice).is_err());
         let tab = with_key("a\tb");
         assert!(idempotency_key(&tab).is_err());
-    }
-
-    #[test]
-    fn fingerprints_differ_by_conversation_and_content() {
-        let hello = MessageContent::parse("hello".into(), 10).unwrap();
-        let other = MessageContent::parse("hullo".into(), 10).unwrap();
-        assert_eq!(fingerprint(1, &hello).len(), 64);
-        assert_eq!(fingerprint(1, &hello), fingerprint(1, &hello));
-        assert_ne!(fingerprint(1, &hello), fingerprint(2, &hello));
-        assert_ne!(fingerprint(1, &hello), fingerprint(1, &other));
     }
 }

@@ -28,5 +28,5 @@ const TAG_MESSAGES: &str = "v1: messages";
 
 /// An id from the path; anything that is not one is the route's own 404, like an unknown id.
 fn path_id(raw: &str, not_found: ApiError) -> Result<i64, ApiError> {
-    crate::domain::canonical_id(raw).ok_or(not_found)
+    crate::core::domain::canonical_id(raw).ok_or(not_found)
 }

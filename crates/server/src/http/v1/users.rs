@@ -1,7 +1,7 @@
 //! `/v1/users`: the caller's own account, and finding other users.
 
 use axum::extract::{Path, State};
-use missive_store::{AccountChanges, UserId};
+use missive_store::UserId;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -9,9 +9,9 @@ use utoipa_axum::routes;
 
 use super::dto::{Me, PublicUser};
 use super::{TAG_USERS, path_id};
-use crate::accounts;
-use crate::domain::{AllValid, Password, parse_full_name};
-use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError};
+use crate::core::domain::{Password, parse_full_name};
+use crate::core::input::AllValid;
+use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
 use crate::http::paging::page_limit;
@@ -94,23 +94,10 @@ async fn update_me(
             }),
     };
     let (full_name, password_change) = (full_name, password_change).all_valid()?;
-    let new_hash = match password_change {
-        None => None,
-        Some((current, new)) => {
-            if !accounts::check_password(&state, &user, &current).await? {
-                return Err(ApiError::Forbidden {
-                    code: ErrorCode::CurrentPasswordIncorrect,
-                    detail: "Current password is incorrect",
-                });
-            }
-            Some(state.passwords().hash(new.expose()).await?)
-        }
-    };
-    let changes = AccountChanges {
-        full_name,
-        password: new_hash.map(|hash| (hash, session_id)),
-    };
-    let user = state.store().update_account(user.id, changes).await?;
+    let user = state
+        .core()
+        .update_account(&user, session_id, full_name, password_change)
+        .await?;
     Ok(Json(user.into()))
 }
 
@@ -130,7 +117,7 @@ async fn search(
         return Err(FieldError::new("q", "must be 1 to 50 characters").into());
     }
     let limit = page_limit(params.limit, 20, MAX_SEARCH)?;
-    let users = state.store().search_users(prefix, limit).await?;
+    let users = state.core().search_users(prefix, limit).await?;
     Ok(Json(users.into_iter().map(PublicUser::from).collect()))
 }
 
@@ -148,9 +135,9 @@ async fn by_id(
 ) -> Result<Json<PublicUser>, ApiError> {
     let id = path_id(&id, USER_NOT_FOUND)?;
     let user = state
-        .store()
-        .user_by_id(UserId(id))
-        .await?
-        .ok_or(USER_NOT_FOUND)?;
+        .core()
+        .user(UserId(id))
+        .await
+        .not_found_as(USER_NOT_FOUND)?;
     Ok(Json(user.into()))
 }

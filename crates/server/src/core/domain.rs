@@ -3,7 +3,7 @@
 
 use email_address::EmailAddress;
 
-use crate::error::{ApiError, FieldError, Problem};
+use super::input::{FieldError, Problem};
 
 /// 3–50 characters of ASCII letters, digits, `_`, `.`, `-`. ASCII only, so that two names
 /// that look alike are alike, and case-insensitive comparison means the same on every backend.
@@ -175,36 +175,6 @@ pub fn parse_full_name(raw: Option<String>) -> Result<Option<String>, FieldError
     }
     Ok(Some(name))
 }
-
-/// Checks several fields at once, so one 422 lists every bad field:
-/// `let (email, password) = (Email::parse(..), Password::parse(..)).all_valid()?;`
-pub trait AllValid {
-    type Values;
-    fn all_valid(self) -> Result<Self::Values, ApiError>;
-}
-
-macro_rules! all_valid_for_tuple {
-    ($($value:ident),+) => {
-        impl<$($value),+> AllValid for ($(Result<$value, FieldError>,)+) {
-            type Values = ($($value,)+);
-            #[allow(non_snake_case)]
-            fn all_valid(self) -> Result<Self::Values, ApiError> {
-                let ($($value,)+) = self;
-                match ($($value,)+) {
-                    ($(Ok($value),)+) => Ok(($($value,)+)),
-                    ($($value,)+) => {
-                        let mut errors = Vec::new();
-                        $(if let Err(err) = $value { errors.push(err); })+
-                        Err(ApiError::Validation(errors))
-                    }
-                }
-            }
-        }
-    };
-}
-all_valid_for_tuple!(A, B);
-all_valid_for_tuple!(A, B, C);
-all_valid_for_tuple!(A, B, C, D);
 
 /// An id as written in a URL path: only the canonical form of a positive integer (`42`, never
 /// `+42`, `042` or ` 42`), so that one object has exactly one URL.

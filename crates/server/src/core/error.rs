@@ -1,0 +1,68 @@
+//! `CoreError`: every way a use case can fail, one closed set. `http` maps it to its answers
+//! with an exhaustive match, so a new failure cannot reach a client unmapped.
+
+use missive_store::{ConflictKind, StoreError};
+
+use crate::auth::PasswordError;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CoreError {
+    /// No such object, or one the caller may not know exists (never "forbidden": a
+    /// non-member learns nothing).
+    #[error("not found")]
+    NotFound,
+    #[error("{0:?} already taken")]
+    Taken(ConflictKind),
+    /// Unknown account or wrong password: never says which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("current password incorrect")]
+    CurrentPasswordIncorrect,
+    /// An access token that is forged, expired, or whose session has ended.
+    #[error("invalid token")]
+    InvalidToken,
+    /// Unknown, malformed, or its session has ended.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// Spent before: someone else holds a copy, so its session has been ended.
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    #[error("not the message's sender")]
+    NotSender,
+    #[error("message deleted")]
+    MessageDeleted,
+    #[error("idempotency key reused for another request")]
+    IdempotencyKeyReused,
+    /// The database is unreachable, or password hashing is saturated: retry shortly.
+    #[error("unavailable")]
+    Unavailable,
+    /// A bug or a broken dependency; already logged where it happened.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for CoreError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(kind) => Self::Taken(kind),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable
+            }
+            StoreError::Other(cause) => {
+                tracing::error!(error = %cause, "database error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<PasswordError> for CoreError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::Busy => Self::Unavailable,
+            PasswordError::Failed => Self::Internal,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What a committed write changed, and for whom. Every store write returns its [`Changes`],
+//! so that one function after commit (the server's use-case layer) can retire cache entries,
+//! ring the live-delivery doorbell and count metrics without re-deriving who is affected.
+
+use crate::ids::{ConversationId, MessageId, SessionId, UserId};
+
+/// The changes one write made, in the order they happened. Empty when nothing another reader
+/// could observe changed (a replayed send, opening a conversation that existed).
+pub type Changes = Vec<Change>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Something about one user's account or sessions.
+    Account { user: UserId, what: AccountChange },
+    /// Something in a conversation. `members` are all of its members when it committed (for a
+    /// message hidden by one of them, the others still see it: see [`ConversationChange`]).
+    Conversation {
+        conversation: ConversationId,
+        kind: ConversationKind,
+        members: Vec<UserId>,
+        what: ConversationChange,
+    },
+}
+
+impl Change {
+    /// The members of the conversation a change is in (none for an account change).
+    pub fn members(&self) -> &[UserId] {
+        match self {
+            Self::Account { .. } => &[],
+            Self::Conversation { members, .. } => members,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountChange {
+    Created,
+    /// Logged in: `last_active_at` moved.
+    Active,
+    /// Display name or password changed (a password change also ends the other sessions).
+    Updated,
+    /// The user is gone, and with them their sessions and direct conversations.
+    Deleted,
+    SessionOpened(SessionId),
+    /// Only the session's "last used" time moved.
+    SessionUsed(SessionId),
+    /// One or more of the user's sessions ended.
+    SessionsEnded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationChange {
+    Created,
+    MessageCreated {
+        message: MessageId,
+        seq: i64,
+    },
+    MessageEdited {
+        message: MessageId,
+        seq: i64,
+    },
+    MessageDeleted {
+        message: MessageId,
+        seq: i64,
+    },
+    /// Hidden from `by` only: the other members' views are unchanged.
+    MessageHidden {
+        message: MessageId,
+        seq: i64,
+        by: UserId,
+    },
+    /// `user`'s read position moved to `seq`.
+    Read {
+        user: UserId,
+        seq: i64,
+    },
+}
+
+/// What kind of conversation it is. Direct conversations are the only kind so far; the
+/// column and this type are where others join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConversationKind {
+    /// Between two users (or one user and themselves), one per pair.
+    Direct,
+}
+
+impl ConversationKind {
+    /// The value stored in `conversations.kind`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+        }
+    }
+}
+
+/// A `conversations.kind` this version does not know (written by a newer one).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown conversation kind {0:?}")]
+pub struct UnknownKind(String);
+
+impl TryFrom<String> for ConversationKind {
+    type Error = UnknownKind;
+
+    fn try_from(value: String) -> Result<Self, UnknownKind> {
+        match value.as_str() {
+            "direct" => Ok(Self::Direct),
+            _ => Err(UnknownKind(value)),
+        }
+    }
+}
