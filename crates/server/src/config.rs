@@ -16,6 +16,7 @@ use missive_store::{Backend, SqliteSync};
 pub use crate::client_ip::ForwardedHeader;
 use crate::limits::Rules;
 pub use crate::secret::Secret;
+use crate::secret::redact_url;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://missive.db";
 const MIN_SECRET_BYTES: usize = 32;
@@ -148,6 +149,12 @@ pub struct Settings {
           default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
     pub idempotency_ttl_hours: u32,
 
+    /// Days live-delivery events are kept; a stream resuming from an older cursor is told
+    /// to reset.
+    #[arg(long, env = "MISSIVE_EVENT_RETENTION_DAYS", value_name = "MISSIVE_EVENT_RETENTION_DAYS",
+          default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub event_retention_days: u32,
+
     /// Days a /v1 session stays open without a refresh (each refresh starts the period anew).
     #[arg(long, env = "MISSIVE_SESSION_IDLE_DAYS", value_name = "MISSIVE_SESSION_IDLE_DAYS",
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
@@ -277,6 +284,7 @@ pub struct Config {
     pub header_timeout: Duration,
     pub sqlite_sync: SqliteSync,
     pub idempotency_ttl: Duration,
+    pub event_retention: Duration,
     pub session_idle: Duration,
     pub rate_limits: Rules,
     pub trusted_proxies: Vec<IpNet>,
@@ -346,6 +354,7 @@ impl Settings {
                 SqliteSynchronous::Normal => SqliteSync::Normal,
             },
             idempotency_ttl: Duration::from_secs(u64::from(self.idempotency_ttl_hours) * 3600),
+            event_retention: Duration::from_secs(u64::from(self.event_retention_days) * 86_400),
             session_idle: Duration::from_secs(u64::from(self.session_idle_days) * 86_400),
             rate_limits: match &self.rate_limits {
                 Some(spec) => Rules::parse(spec)
@@ -486,18 +495,6 @@ fn parse_cors_origins(raw: &str) -> Result<CorsOrigins, ConfigError> {
         ));
     }
     Ok(CorsOrigins::List(origins))
-}
-
-/// The URL with any password replaced, for logs and errors.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        Ok(url) => url.to_string(),
-        Err(_) => raw.split('@').next_back().unwrap_or_default().to_owned(),
-    }
 }
 
 #[cfg(test)]

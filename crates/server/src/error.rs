@@ -17,7 +17,6 @@ pub use crate::core::input::{FieldError, Invalid, JsonSyntax, Loc, Problem};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
-    Conflict,
     ConversationNotFound,
     CurrentPasswordIncorrect,
     EmailTaken,
@@ -314,6 +313,7 @@ impl From<CoreError> for ApiError {
         use ErrorCode as C;
         match err {
             CoreError::NotFound => Self::not_found(C::NotFound, "Not Found"),
+            CoreError::Invalid(invalid) => invalid.into(),
             CoreError::Taken(ConflictKind::Username) => {
                 Self::conflict(C::UsernameTaken, "Username already exists")
             }

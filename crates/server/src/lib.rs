@@ -9,6 +9,7 @@ mod client_ip;
 pub mod config;
 pub mod connections;
 pub mod core;
+pub mod doorbell;
 pub mod error;
 pub mod extract;
 pub mod http;
@@ -28,9 +29,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Passwords;
-use crate::config::{Config, SecretSource, redact_url};
+use crate::config::{Config, SecretSource};
 use crate::core::Core;
 use crate::limits::{MemoryLimiter, RateLimiter, RedisLimiter};
+use crate::secret::redact_url;
 use crate::state::AppState;
 
 pub struct App {
@@ -154,10 +156,11 @@ impl App {
         let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
         log_setup(&config);
         let cache = build_cache(&config, redis.as_ref());
+        let doorbell = doorbell::Doorbell::new(redis.clone());
         let limiter = build_limiter(&config, redis);
         let tasks = TaskTracker::new();
         let pool = store.pool().clone();
-        let core = Core::new(&config, store, cache, passwords, tasks.clone());
+        let core = Core::new(&config, store, cache, doorbell, passwords, tasks.clone());
         let state = AppState::new(config, core, limiter, tasks);
         Ok(Self { state, pool })
     }
@@ -192,12 +195,30 @@ impl App {
                 .clone()
                 .run_until_cancelled_owned(housekeeping(self.state.clone())),
         );
+        background.spawn(
+            self.state
+                .core()
+                .doorbell()
+                .hear_other_instances(stop_background.clone()),
+        );
+        background.spawn(
+            stop_background
+                .clone()
+                .run_until_cancelled_owned(poll_heads(self.state.clone())),
+        );
         let (pool, stop) = (self.pool.clone(), stop_background.clone());
         background.spawn(async move {
             pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL, stop.cancelled_owned())
                 .await;
         });
         let router = http::router(self.state.clone());
+        // Streams hear of the shutdown as it begins, and end with a frame that tells their
+        // clients to resume elsewhere, instead of holding the grace period up.
+        let stopping = self.state.stopping().clone();
+        let shutdown = async move {
+            shutdown.await;
+            stopping.cancel();
+        };
         connections::serve(listener, router, limits, shutdown).await;
         // Requests whose connections were closed or dropped may still be finishing their work.
         tasks.close();
@@ -253,14 +274,22 @@ async fn housekeeping(state: AppState) {
     loop {
         every_hour.tick().await;
         match state.core().purge_expired().await {
-            Ok((keys, sessions)) => {
-                tracing::debug!(
-                    keys,
-                    sessions,
-                    "purged expired idempotency keys and sessions"
-                );
+            Ok((keys, sessions, events)) => {
+                tracing::debug!(keys, sessions, events, "purged what is past keeping");
             }
-            Err(err) => tracing::warn!(error = %err, "could not purge expired keys and sessions"),
+            Err(err) => tracing::warn!(error = %err, "could not purge what is past keeping"),
+        }
+    }
+}
+
+/// Every [`doorbell::POLL_INTERVAL`]: rings for open streams whose head moved unheard.
+async fn poll_heads(state: AppState) {
+    let mut ticks = tokio::time::interval(doorbell::POLL_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = state.core().poll_heads().await {
+            tracing::debug!(error = %err, "could not poll the heads of open streams");
         }
     }
 }
@@ -276,7 +305,7 @@ fn log_setup(config: &Config) {
         Some(url) => tracing::info!(
             redis = %redact_url(url.expose()),
             prefix = %config.redis_prefix,
-            "rate limits: shared through Redis; events: in-process"
+            "rate limits and live-delivery doorbells: shared through Redis"
         ),
     }
     match &config.secret_source {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::config::redact_url;
+use crate::secret::redact_url;
 
 /// How long one Redis command may take before the caller treats Redis as unreachable.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
@@ -19,6 +19,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct Redis {
     pub connection: ConnectionManager,
+    /// For the connections that cannot be shared (pub/sub subscriptions).
+    pub client: redis::Client,
     /// `MISSIVE_REDIS_PREFIX` followed by `:`; lets deployments (or tests) share one Redis.
     pub prefix: String,
 }
@@ -34,10 +36,11 @@ impl Redis {
             .set_response_timeout(Some(COMMAND_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|err| format!("{}: {err}", redact_url(url)))?;
         Ok(Self {
             connection,
+            client,
             prefix: format!("{prefix}:"),
         })
     }

@@ -1,4 +1,5 @@
-//! Secrets (keys, passwords, URLs that may hold one): their `Debug` never shows them.
+//! Secrets (keys, passwords, URLs that may hold one): their `Debug` never shows them, and
+//! a URL is logged only with its password redacted.
 
 /// A secret string whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -23,5 +24,17 @@ impl std::str::FromStr for Secret {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self(s.to_owned()))
+    }
+}
+
+/// The URL with any password replaced, for logs and errors.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => raw.split('@').next_back().unwrap_or_default().to_owned(),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -20,6 +21,9 @@ struct Inner {
     /// Every connection, every request's work and the session-use updates, so that shutdown
     /// can wait for them. (Background upkeep is tracked apart, in `App::serve`.)
     tasks: TaskTracker,
+    /// Cancelled when shutdown begins: long-lived streams end then (telling clients to
+    /// resume) rather than holding the shutdown up.
+    stopping: CancellationToken,
 }
 
 impl AppState {
@@ -34,6 +38,7 @@ impl AppState {
             core,
             limiter,
             tasks,
+            stopping: CancellationToken::new(),
         }))
     }
 
@@ -48,5 +53,8 @@ impl AppState {
     }
     pub fn tasks(&self) -> &TaskTracker {
         &self.0.tasks
+    }
+    pub fn stopping(&self) -> &CancellationToken {
+        &self.0.stopping
     }
 }

@@ -19,6 +19,9 @@ pub enum Change {
         kind: ConversationKind,
         members: Vec<UserId>,
         what: ConversationChange,
+        /// The event each concerned user's stream got, as `(user, position)`: every member,
+        /// or only the one who hid a message.
+        events: Vec<(UserId, i64)>,
     },
 }
 

@@ -5,10 +5,10 @@
 
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::sql::{conversation_columns, not_hidden_from, unread_count_of};
+use crate::sql::{change_in, conversation_columns, not_hidden_from, unread_count_of};
 use crate::{
-    Change, Changes, Conversation, ConversationChange, ConversationKind, ConversationSummary,
-    Message, ReadState, SqlStore, StoreError, Timestamp,
+    Changes, Conversation, ConversationChange, ConversationSummary, Message, ReadState, SqlStore,
+    StoreError, Timestamp,
 };
 
 /// Conversations as their members see them.
@@ -77,7 +77,7 @@ impl ConversationStore for SqlStore {
     ) -> Result<((Conversation, bool), Changes), StoreError> {
         let (low, high) = ordered(a, b);
         let now = Timestamp::now();
-        let result: Result<(Conversation, bool), sqlx::Error> = on_writer!(self, p => async {
+        let result: Result<(Conversation, Changes), sqlx::Error> = on_writer!(self, p => async {
             let mut tx = p.begin_write().await?;
             let created: Option<Conversation> = sqlx::query_as(INSERT_DIRECT)
                 .bind(low)
@@ -94,7 +94,8 @@ impl ConversationStore for SqlStore {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
-                    (conversation, true)
+                    let change = change_in!(p, tx, conversation.id, ConversationChange::Created);
+                    (conversation, vec![change])
                 }
                 // Someone else created it first (possibly in a transaction we just waited on).
                 None => {
@@ -103,31 +104,20 @@ impl ConversationStore for SqlStore {
                         .bind(high)
                         .fetch_one(&mut *tx)
                         .await?;
-                    (existing, false)
+                    (existing, Vec::new())
                 }
             };
             tx.commit().await?;
             Ok(opened)
         }.await);
-        let (conversation, created) = result.map_err(|err| {
+        let (conversation, changes) = result.map_err(|err| {
             if is_foreign_key_violation(&err) {
                 StoreError::NotFound
             } else {
                 StoreError::from(err)
             }
         })?;
-        let changes = if created {
-            let mut members = vec![low, high];
-            members.dedup();
-            vec![Change::Conversation {
-                conversation: conversation.id,
-                kind: ConversationKind::Direct,
-                members,
-                what: ConversationChange::Created,
-            }]
-        } else {
-            Vec::new()
-        };
+        let created = !changes.is_empty();
         Ok(((conversation, created), changes))
     }
 

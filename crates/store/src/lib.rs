@@ -10,6 +10,7 @@
 mod change;
 mod conversations;
 mod error;
+mod events;
 #[cfg(feature = "testing")]
 mod faults;
 mod history;
@@ -26,6 +27,7 @@ mod users;
 pub use change::{AccountChange, Change, Changes, ConversationChange, ConversationKind};
 pub use conversations::ConversationStore;
 pub use error::{ConflictKind, StoreError};
+pub use events::{Event, EventKind, EventPage, EventStore};
 #[cfg(feature = "testing")]
 pub use faults::{Fault, Faults};
 pub use history::HistoryStore;
@@ -45,7 +47,8 @@ pub use users::UserStore;
 /// The store's traits, for calling its methods: `use missive_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ConversationStore, HistoryStore, MessageStore, ReadStateStore, SessionStore, UserStore,
+        ConversationStore, EventStore, HistoryStore, MessageStore, ReadStateStore, SessionStore,
+        UserStore,
     };
 }
 

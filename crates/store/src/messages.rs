@@ -84,8 +84,9 @@ const NEXT_SEQ_BY_ID: &str = next_seq!(
     "id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
      WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
 );
-// PostgreSQL only: take the seq and insert in one statement (one round trip, atomic on its
-// own, the row lock held until it commits), for sends without an idempotency key. SQLite
+// PostgreSQL only: take the seq, insert, and append the members' events (their heads locked
+// in ascending user id, as `append_events!` does) in one statement (one round trip, atomic
+// on its own, the row locks held until it commits), for sends without an idempotency key. SQLite
 // allows no UPDATE inside WITH; it runs the two statements in a transaction instead.
 macro_rules! send_in_one_statement {
     ($conversation:literal) => {
@@ -93,10 +94,20 @@ macro_rules! send_in_one_statement {
             "WITH slot AS (",
             next_seq!($conversation),
             "), sent AS (INSERT INTO messages (conversation_id, seq, sender_id, content, created_at) \
-             SELECT id, last_seq, $4, $5, last_message_at FROM slot RETURNING id) \
+             SELECT id, last_seq, $4, $5, last_message_at FROM slot RETURNING id), \
+             locked AS (SELECT h.user_id FROM event_heads h WHERE h.user_id IN \
+                 (SELECT cm.user_id FROM conversation_members cm JOIN slot ON cm.conversation_id = slot.id) \
+                 ORDER BY h.user_id FOR UPDATE), \
+             bumped AS (UPDATE event_heads h SET head = h.head + 1 FROM locked \
+                 WHERE h.user_id = locked.user_id RETURNING h.user_id, h.head), \
+             appended AS (INSERT INTO events (user_id, seq, kind, conversation_id, message_id, created_at) \
+                 SELECT bumped.user_id, bumped.head, 'message.created', slot.id, sent.id, $3 \
+                 FROM bumped, slot, sent RETURNING user_id, seq) \
              SELECT slot.id, slot.last_seq, slot.kind, slot.last_message_at, sent.id, \
              ARRAY(SELECT cm.user_id FROM conversation_members cm \
-                 WHERE cm.conversation_id = slot.id ORDER BY cm.user_id) FROM slot, sent"
+                 WHERE cm.conversation_id = slot.id ORDER BY cm.user_id), \
+             ARRAY(SELECT user_id FROM appended ORDER BY user_id), \
+             ARRAY(SELECT seq FROM appended ORDER BY user_id) FROM slot, sent"
         )
     };
 }
@@ -133,7 +144,8 @@ macro_rules! member_message {
 const FOR_MEMBER: &str = member_message!();
 // The row an edit or delete changes, locked against concurrent ones so no version is lost.
 // SQLite has no FOR UPDATE; its write transaction already excludes other writers.
-const TO_ALTER_PG: &str = concat!(member_message!(), " FOR UPDATE OF m");
+// NO KEY: hides and versions, whose rows point at the message, need not wait for it.
+const TO_ALTER_PG: &str = concat!(member_message!(), " FOR NO KEY UPDATE OF m");
 const KEEP_VERSION: &str =
     "INSERT INTO message_versions (message_id, content, replaced_at) VALUES ($1, $2, $3)";
 const REPLACE_CONTENT: &str = "UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1";
@@ -179,8 +191,18 @@ enum Target {
 /// What taking a seq returns: conversation id, seq, kind, and the message's time.
 type Slot = (ConversationId, i64, String, Timestamp);
 
-/// A one-statement send's answer: its slot, the new message's id, and the members.
-type SentRow = (ConversationId, i64, String, Timestamp, MessageId, Vec<i64>);
+/// A one-statement send's answer: its slot, the new message's id, the members, and the
+/// events appended (their users, and the positions in the same order).
+type SentRow = (
+    ConversationId,
+    i64,
+    String,
+    Timestamp,
+    MessageId,
+    Vec<i64>,
+    Vec<i64>,
+    Vec<i64>,
+);
 
 /// The message a send created, from its slot and id.
 fn created(slot: &Slot, id: MessageId, sender: UserId, content: &str) -> Message {
@@ -296,7 +318,7 @@ impl MessageStore for SqlStore {
             sqlx::query(REPLACE_CONTENT).bind(id).bind(content).bind(now)
                 .execute(&mut *tx).await?;
             let what = ConversationChange::MessageEdited { message: id, seq: message.seq };
-            let change = change_in!(&mut *tx, message.conversation_id, what);
+            let change = change_in!(p, tx, message.conversation_id, what);
             tx.commit().await?;
             message.content = content.to_owned();
             message.edited_at = Some(now);
@@ -320,7 +342,7 @@ impl MessageStore for SqlStore {
             sqlx::query(TOMBSTONE).bind(id).bind(now).execute(&mut *tx).await?;
             sqlx::query(FORGET_VERSIONS).bind(id).execute(&mut *tx).await?;
             let what = ConversationChange::MessageDeleted { message: id, seq: message.seq };
-            let change = change_in!(&mut *tx, message.conversation_id, what);
+            let change = change_in!(p, tx, message.conversation_id, what);
             tx.commit().await?;
             message.content.clear();
             message.deleted_at = Some(now);
@@ -340,7 +362,7 @@ impl MessageStore for SqlStore {
                 return Ok(Vec::new());
             }
             let what = ConversationChange::MessageHidden { message: id, seq: message.seq, by: user };
-            let change = change_in!(&mut *tx, message.conversation_id, what);
+            let change = change_in!(p, tx, message.conversation_id, what);
             tx.commit().await?;
             Ok(vec![change])
         })
@@ -371,7 +393,7 @@ impl SqlStore {
             .bind(content)
             .fetch_optional(pool)
             .await?;
-            let (conversation, seq, kind, sent_at, id, members) =
+            let (conversation, seq, kind, sent_at, id, members, recipients, positions) =
                 sent.ok_or(StoreError::NotFound)?;
             let slot = (conversation, seq, kind, sent_at);
             let message = created(&slot, id, sender, content);
@@ -381,6 +403,7 @@ impl SqlStore {
                     .map_err(|err| sqlx::Error::Decode(err.into()))?,
                 members: members.into_iter().map(UserId).collect(),
                 what: message_created(&message),
+                events: recipients.into_iter().map(UserId).zip(positions).collect(),
             };
             return Ok((SendOutcome::Created(message), vec![change]));
         }
@@ -440,7 +463,7 @@ impl SqlStore {
                     .execute(&mut *tx).await?;
             }
             let message = created(&slot, id, sender, content);
-            let change = change_in!(&mut *tx, conversation_id, message_created(&message));
+            let change = change_in!(p, tx, conversation_id, message_created(&message));
             tx.commit().await?;
             Ok((SendOutcome::Created(message), vec![change]))
         })

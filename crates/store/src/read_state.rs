@@ -86,7 +86,7 @@ impl ReadStateStore for SqlStore {
                 Vec::new()
             } else {
                 let what = ConversationChange::Read { user, seq: state.last_read_seq };
-                vec![change_in!(&mut *tx, conversation_id, what)]
+                vec![change_in!(p, tx, conversation_id, what)]
             };
             tx.commit().await?;
             Ok((state, changes))

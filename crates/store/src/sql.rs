@@ -18,16 +18,19 @@ pub(crate) use message_select;
 pub(crate) const MEMBERS: &str = "SELECT c.kind, cm.user_id FROM conversations c \
     JOIN conversation_members cm ON cm.conversation_id = c.id WHERE c.id = $1 ORDER BY cm.user_id";
 
-/// The [`Change`] that `$what` made to conversation `$conversation`, reading its kind and
-/// members on `$conn` (inside the writing transaction, so they are the ones it committed
-/// with).
+/// The [`Change`] that `$what` made to conversation `$conversation`, with its events
+/// appended: reads its kind and members inside transaction `$tx` on pool `$p` (so they are
+/// the ones it commits with) and appends an event to each concerned member's stream.
 macro_rules! change_in {
-    ($conn:expr, $conversation:expr, $what:expr) => {{
+    ($p:expr, $tx:expr, $conversation:expr, $what:expr) => {{
+        let conversation: $crate::ConversationId = $conversation;
+        let what: $crate::ConversationChange = $what;
         let rows: Vec<(String, $crate::UserId)> = sqlx::query_as($crate::sql::MEMBERS)
-            .bind($conversation)
-            .fetch_all($conn)
+            .bind(conversation)
+            .fetch_all(&mut *$tx)
             .await?;
-        $crate::sql::conversation_change($conversation, rows, $what)?
+        let events = $crate::events::append_events!($p, $tx, conversation, &what);
+        $crate::sql::conversation_change(conversation, rows, what, events)?
     }};
 }
 pub(crate) use change_in;
@@ -37,6 +40,7 @@ pub(crate) fn conversation_change(
     conversation: ConversationId,
     rows: Vec<(String, UserId)>,
     what: ConversationChange,
+    events: Vec<(UserId, i64)>,
 ) -> Result<Change, sqlx::Error> {
     let kind = rows
         .first()
@@ -48,6 +52,7 @@ pub(crate) fn conversation_change(
         kind,
         members: rows.into_iter().map(|(_, user)| user).collect(),
         what,
+        events,
     })
 }
 
@@ -104,17 +109,21 @@ pub(crate) use conversation_columns;
 /// Picks the statement for the backend a pool talks to, for the few places where PostgreSQL
 /// and SQLite need different SQL. Both versions sit side by side at the call site.
 pub(crate) trait Dialect {
-    fn pick(&self, postgres: &'static str, sqlite: &'static str) -> &'static str;
+    fn is_postgres(&self) -> bool;
+
+    fn pick(&self, postgres: &'static str, sqlite: &'static str) -> &'static str {
+        if self.is_postgres() { postgres } else { sqlite }
+    }
 }
 
 impl Dialect for PgPool {
-    fn pick(&self, postgres: &'static str, _sqlite: &'static str) -> &'static str {
-        postgres
+    fn is_postgres(&self) -> bool {
+        true
     }
 }
 
 impl Dialect for SqlitePool {
-    fn pick(&self, _postgres: &'static str, sqlite: &'static str) -> &'static str {
-        sqlite
+    fn is_postgres(&self) -> bool {
+        false
     }
 }

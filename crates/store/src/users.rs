@@ -13,6 +13,7 @@ use crate::{
 const INSERT_USER: &str = "INSERT INTO users \
     (username, email, full_name, password_hash, created_at, last_active_at) \
     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+const INSERT_EVENT_HEAD: &str = "INSERT INTO event_heads (user_id, head) VALUES ($1, 0)";
 // After a unique violation: which of the two was taken? (Username wins when both are.)
 const WHICH_TAKEN: &str = "SELECT lower(username) = lower($1) AS username_taken FROM users \
     WHERE lower(username) = lower($1) OR lower(email) = lower($2)";
@@ -73,16 +74,21 @@ fn account(user: UserId, what: AccountChange) -> Changes {
 impl UserStore for SqlStore {
     async fn create_user(&self, user: NewUser) -> Result<(User, Changes), StoreError> {
         let now = Timestamp::now();
-        let inserted: Result<UserId, sqlx::Error> = on_writer!(self, p => {
-            sqlx::query_scalar(INSERT_USER)
+        // The user and the head of their event stream, together.
+        let inserted: Result<UserId, sqlx::Error> = on_writer!(self, p => async {
+            let mut tx = p.begin_write().await?;
+            let id: UserId = sqlx::query_scalar(INSERT_USER)
                 .bind(&user.username)
                 .bind(&user.email)
                 .bind(&user.full_name)
                 .bind(&user.password_hash)
                 .bind(now)
-                .fetch_one(p)
-                .await
-        });
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(INSERT_EVENT_HEAD).bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(id)
+        }.await);
         match inserted {
             Ok(id) => Ok((
                 User {
@@ -141,10 +147,11 @@ impl UserStore for SqlStore {
         let now = Timestamp::now();
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
+            let mut ended = 0;
             if let Some((hash, keep_session)) = &changes.password {
                 sqlx::query(SET_PASSWORD).bind(id).bind(hash).execute(&mut *tx).await?;
-                sqlx::query(REVOKE_OTHERS).bind(id).bind(*keep_session).bind(now)
-                    .execute(&mut *tx).await?;
+                ended = sqlx::query(REVOKE_OTHERS).bind(id).bind(*keep_session).bind(now)
+                    .execute(&mut *tx).await?.rows_affected();
             }
             if let Some(full_name) = &changes.full_name {
                 sqlx::query(SET_FULL_NAME).bind(id).bind(full_name).execute(&mut *tx).await?;
@@ -152,7 +159,11 @@ impl UserStore for SqlStore {
             let user: Option<User> = sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?;
             let Some(user) = user else { return Err(StoreError::NotFound) };
             tx.commit().await?;
-            Ok((user, account(id, AccountChange::Updated)))
+            let mut changes = account(id, AccountChange::Updated);
+            if ended > 0 {
+                changes.extend(account(id, AccountChange::SessionsEnded));
+            }
+            Ok((user, changes))
         })
     }
 

@@ -38,6 +38,16 @@ pub fn user_gen(id: UserId) -> String {
     format!("user:{id}:gen")
 }
 
+pub fn user_key(id: UserId) -> String {
+    format!("user:{id}")
+}
+
+/// A page of the direct history between `viewer` and `peer`, as `viewer` sees it.
+pub fn history_key(viewer: UserId, peer: UserId, limit: i64, offset: i64) -> String {
+    let (lo, hi) = (viewer.min(peer), viewer.max(peer));
+    format!("history:{lo}:{hi}:{viewer}:{limit}:{offset}")
+}
+
 pub fn session_key(session_id: SessionId) -> String {
     format!("session:{session_id}")
 }

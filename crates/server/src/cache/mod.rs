@@ -42,7 +42,8 @@ use async_trait::async_trait;
 
 pub use self::dto::{PageDto, SessionUserDto, UserDto};
 pub use self::entries::{
-    EPOCH, history_versions, read_through, retire, retire_all_if_uncertain, session_key, user_gen,
+    EPOCH, history_key, history_versions, read_through, retire, retire_all_if_uncertain,
+    session_key, user_gen, user_key,
 };
 pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;

@@ -7,7 +7,7 @@ use missive_store::{AccountChanges, ConflictKind, NewUser, SessionId, StoreError
 use super::domain::{Email, Password, Username, parse_full_name};
 use super::input::{AllValid, Invalid};
 use super::{Core, CoreError, NewSession, Opened};
-use crate::cache::{EPOCH, UserDto, user_gen};
+use crate::cache::{EPOCH, UserDto, user_gen, user_key};
 
 pub struct NewAccount {
     /// `None` for the message service's registration, which has no username: one is derived
@@ -156,7 +156,7 @@ impl Core {
     pub async fn user(&self, id: UserId) -> Result<User, CoreError> {
         let found = crate::cache::read_through(
             self.cache(),
-            format!("user:{id}"),
+            user_key(id),
             vec![EPOCH.to_owned(), user_gen(id)],
             |user: &UserDto| user.id() == id,
             || async { Ok(self.store().user_by_id(id).await?.map(UserDto::from)) },

@@ -3,6 +3,7 @@
 
 use missive_store::{ConflictKind, StoreError};
 
+use super::input::Invalid;
 use crate::auth::PasswordError;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -11,6 +12,9 @@ pub enum CoreError {
     /// non-member learns nothing).
     #[error("not found")]
     NotFound,
+    /// Input a use case checks itself (where the answer depends on what the caller may see).
+    #[error("invalid input")]
+    Invalid(Invalid),
     #[error("{0:?} already taken")]
     Taken(ConflictKind),
     /// Unknown account or wrong password: never says which.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::domain::MessageContent;
 use super::{Core, CoreError};
-use crate::cache::{PageDto, history_versions};
+use crate::cache::{PageDto, history_key, history_versions};
 
 /// A `/v1` send: into a conversation the sender is a member of, optionally made safe to
 /// retry by an idempotency key.
@@ -88,14 +88,25 @@ impl Core {
         found.ok_or(CoreError::NotFound)
     }
 
-    /// Replaces the content of one of the editor's messages, keeping the old version.
+    /// Replaces the content of one of the editor's messages, keeping the old version. The
+    /// new content is checked here: to a caller who cannot see the message, it is not found,
+    /// whatever they send.
     pub async fn edit_message(
         &self,
         id: MessageId,
         editor: UserId,
-        content: &MessageContent,
+        content: String,
     ) -> Result<Message, CoreError> {
-        let (message, _) = self.edit(id, editor, content).await?;
+        let content = match MessageContent::parse(content, self.0.policy.max_message_chars) {
+            Ok(content) => content,
+            Err(invalid) => {
+                return match self.store().message_versions(id, editor).await? {
+                    None => Err(CoreError::NotFound),
+                    Some(_) => Err(CoreError::Invalid(invalid.into())),
+                };
+            }
+        };
+        let (message, _) = self.edit(id, editor, &content).await?;
         Ok(message)
     }
 
@@ -165,10 +176,9 @@ impl Core {
         limit: i64,
         offset: i64,
     ) -> Result<Page<DirectMessage>, CoreError> {
-        let (lo, hi) = (user.min(peer), user.max(peer));
         let page = crate::cache::read_through(
             self.cache(),
-            format!("history:{lo}:{hi}:{user}:{limit}:{offset}"),
+            history_key(user, peer, limit, offset),
             history_versions(user, peer),
             |_: &PageDto| true,
             || async {

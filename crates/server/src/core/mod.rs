@@ -13,6 +13,7 @@ mod accounts;
 mod conversations;
 pub mod domain;
 mod error;
+mod events;
 pub mod input;
 mod messages;
 mod sessions;
@@ -20,16 +21,18 @@ mod sessions;
 use std::sync::Arc;
 use std::time::Duration;
 
-use missive_store::{Changes, SqlStore, StoreError};
+use missive_store::{AccountChange, Change, Changes, SqlStore, StoreError};
 use tokio_util::task::TaskTracker;
 
 pub use self::accounts::{LoginName, NewAccount};
 pub use self::error::CoreError;
+pub use self::events::{Batch, LiveEvent, MAX_PAGE as MAX_EVENT_PAGE};
 pub use self::messages::SendRequest;
 pub use self::sessions::{Caller, NewSession, Opened, Refresh};
 use crate::auth::{Passwords, Tokens};
 use crate::cache::{self, Cache};
 use crate::config::Config;
+use crate::doorbell::{Doorbell, Ring};
 
 /// The use cases and what they need. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +42,8 @@ struct Inner {
     store: SqlStore,
     /// `None` when `MISSIVE_CACHE=off`.
     cache: Option<Arc<dyn Cache>>,
+    /// Tells open event streams, here and on other instances, that something changed.
+    doorbell: Arc<Doorbell>,
     passwords: Passwords,
     tokens: Tokens,
     policy: Policy,
@@ -55,6 +60,10 @@ struct Policy {
     access_token_ttl: Duration,
     /// How long an idempotency key is remembered.
     idempotency_ttl: Duration,
+    /// How long events are kept.
+    event_retention: Duration,
+    /// Longest message, in characters.
+    max_message_chars: usize,
 }
 
 impl Core {
@@ -62,18 +71,22 @@ impl Core {
         config: &Config,
         store: SqlStore,
         cache: Option<Arc<dyn Cache>>,
+        doorbell: Arc<Doorbell>,
         passwords: Passwords,
         tasks: TaskTracker,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
             cache,
+            doorbell,
             passwords,
             tokens: Tokens::new(&config.secret_key, config.access_token_ttl),
             policy: Policy {
                 session_idle: config.session_idle,
                 access_token_ttl: config.access_token_ttl,
                 idempotency_ttl: config.idempotency_ttl,
+                event_retention: config.event_retention,
+                max_message_chars: config.max_message_chars,
             },
             tasks,
         }))
@@ -83,14 +96,14 @@ impl Core {
         &self.0.store
     }
 
+    /// The doorbell, for the background task that hears other instances.
+    pub fn doorbell(&self) -> Arc<Doorbell> {
+        Arc::clone(&self.0.doorbell)
+    }
+
     /// Access tokens, for the rate limiter's "who is this" (which needs no database).
     pub fn tokens(&self) -> &Tokens {
         &self.0.tokens
-    }
-
-    /// Where cached entries live, for the start-up log.
-    pub fn cache_location(&self) -> Option<&'static str> {
-        self.cache().map(Cache::location)
     }
 
     /// Whether the database answers.
@@ -98,9 +111,10 @@ impl Core {
         Ok(self.store().ping().await?)
     }
 
-    /// Forgets idempotency keys and sessions past keeping: both are already ignored when
-    /// met, this only keeps the tables small. Returns how many of each went.
-    pub async fn purge_expired(&self) -> Result<(u64, u64), CoreError> {
+    /// Forgets idempotency keys, sessions and events past keeping (keys and sessions are
+    /// already ignored when met; a stream whose cursor is older than the events kept is told
+    /// to reset). Returns how many of each went.
+    pub async fn purge_expired(&self) -> Result<(u64, u64, u64), CoreError> {
         use missive_store::prelude::*;
         let now = missive_store::Timestamp::now();
         let keys = self
@@ -111,7 +125,11 @@ impl Core {
             .store()
             .purge_sessions(now.minus(self.0.policy.session_idle))
             .await?;
-        Ok((keys, sessions))
+        let events = self
+            .store()
+            .purge_events(now.minus(self.0.policy.event_retention))
+            .await?;
+        Ok((keys, sessions, events))
     }
 
     /// Settles a store write: once it committed, hands its changes to [`Self::after_commit`];
@@ -131,7 +149,10 @@ impl Core {
         }
     }
 
-    /// The one place that learns, after commit, what every write changed.
+    /// The one place that learns, after commit, what every write changed: it retires the
+    /// cache entries the changes made stale, then rings the doorbell of every user whose
+    /// stream got an event or whose sessions changed (in that order, so a stream woken by the
+    /// bell reads past the cache's stale entries).
     async fn after_commit(&self, changes: &Changes) {
         if changes.is_empty() {
             return;
@@ -139,10 +160,37 @@ impl Core {
         if let Some(cache) = self.cache() {
             cache::retire(cache, changes).await;
         }
+        let rings = rings(changes);
+        if !rings.is_empty() {
+            self.0.doorbell.ring(&rings).await;
+        }
     }
 
     /// The cache, if on: for `cache::read_through`.
     fn cache(&self) -> Option<&dyn Cache> {
         self.0.cache.as_deref()
     }
+}
+
+/// The doorbell rings a set of changes calls for.
+fn rings(changes: &Changes) -> Vec<Ring> {
+    let mut rings = Vec::new();
+    for change in changes {
+        match change {
+            Change::Conversation { events, .. } => {
+                rings.extend(events.iter().map(|&(user, seq)| Ring::Head(user, seq)));
+            }
+            Change::Account { user, what } => match what {
+                AccountChange::SessionsEnded | AccountChange::Deleted => {
+                    rings.push(Ring::Sessions(*user));
+                }
+                AccountChange::Created
+                | AccountChange::Active
+                | AccountChange::Updated
+                | AccountChange::SessionOpened(_)
+                | AccountChange::SessionUsed(_) => {}
+            },
+        }
+    }
+    rings
 }

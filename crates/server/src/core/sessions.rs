@@ -169,24 +169,26 @@ impl Core {
     fn record_use(&self, session: SessionId) {
         let core = self.clone();
         self.0.tasks.spawn(async move {
-            let written = core.store().touch_session(session).await;
-            if let Err(err) = core.commit(written.map(|changes| ((), changes))).await {
-                tracing::debug!(error = %err, "could not record session use");
+            // Not through `commit`: a failed touch changed nothing worth retiring the whole
+            // cache for (the entry it would refresh simply stays until it expires).
+            match core.store().touch_session(session).await {
+                Ok(changes) => core.after_commit(&changes).await,
+                Err(err) => tracing::debug!(error = %err, "could not record session use"),
             }
         });
     }
 
     /// Ends the caller's own session. Ending one another request has just ended (a
     /// logout-all, say) is done, not an error.
-    pub async fn log_out(&self, user: UserId, session: SessionId) -> Result<(), CoreError> {
-        match self.end_session(user, session).await {
+    pub async fn log_out(&self, session: SessionId, user: UserId) -> Result<(), CoreError> {
+        match self.end_session(session, user).await {
             Ok(()) | Err(CoreError::NotFound) => Ok(()),
             Err(err) => Err(err),
         }
     }
 
     /// Ends one of the user's open sessions (`NotFound` if it is not theirs or not open).
-    pub async fn end_session(&self, user: UserId, session: SessionId) -> Result<(), CoreError> {
+    pub async fn end_session(&self, session: SessionId, user: UserId) -> Result<(), CoreError> {
         let written = self.store().end_session(session, user).await;
         self.commit(written.map(|changes| ((), changes))).await
     }

@@ -38,7 +38,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The generated OpenAPI document of every route (also what `/openapi.json` serves).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    docs::finish(api_routes().split_for_parts().1)
+    let mut api = api_routes().split_for_parts().1;
+    api.merge(v1::live_routes().split_for_parts().1);
+    docs::finish(api)
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -58,7 +60,15 @@ pub fn router(state: AppState) -> Router {
         in_flight: Arc::new(Semaphore::new(config.max_connections)),
         max_body_bytes: config.max_body_bytes,
     };
-    let (routes, api) = api_routes().split_for_parts();
+    let (routes, mut api) = api_routes().split_for_parts();
+    let (live, live_api) = v1::live_routes().split_for_parts();
+    api.merge(live_api);
+    // Event streams live as long as their clients: no request timeout, and nothing to run
+    // to completion (they write nothing).
+    let live = live
+        .with_state(state.clone())
+        .layer(axum::Extension(state.clone()))
+        .layer(CatchPanicLayer::custom(panic_response));
     // `Router::layer` wraps every route and the fallback; the last layer added is the
     // outermost. Reading bottom-up: the request id exists before anything logs, and every
     // response, even a timeout or a panic, leaves as JSON with CORS headers and the id.
@@ -78,6 +88,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
         ))
+        .merge(live)
         .layer(axum::middleware::map_response(json_error_bodies))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(cors(&config.cors_origins))

@@ -111,6 +111,7 @@ pub fn test_config(db: &TestDb) -> Config {
         header_timeout: Duration::from_secs(10),
         sqlite_sync: missive_store::SqliteSync::Full,
         idempotency_ttl: Duration::from_secs(24 * 3600),
+        event_retention: Duration::from_secs(30 * 86_400),
         session_idle: Duration::from_secs(30 * 86_400),
         // Tests register many users from one address; the rate-limit tests turn limits on.
         rate_limits: missive::limits::Rules::off(),

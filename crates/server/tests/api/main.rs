@@ -14,6 +14,7 @@ mod connections;
 mod cross_face;
 mod fastapi_faces;
 mod hostile_input;
+mod live;
 mod many_instances;
 mod message_service;
 mod openapi;

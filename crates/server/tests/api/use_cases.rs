@@ -117,7 +117,7 @@ async fn authorization_is_the_stores_whichever_caller_asks() {
         let conversation: ConversationId = sent.message.conversation_id;
 
         let outsider = [
-            core.edit_message(id, eve.id, &text("x")).await.err(),
+            core.edit_message(id, eve.id, "x".into()).await.err(),
             core.delete_message(id, eve.id).await.err(),
             core.hide_message(id, eve.id).await.err(),
             core.message_versions(id, eve.id).await.err(),
@@ -132,10 +132,17 @@ async fn authorization_is_the_stores_whichever_caller_asks() {
         let history = core.history(conversation, eve.id, window, 10).await;
         assert_eq!(history.err(), Some(CoreError::NotFound), "{label}");
 
-        let by_peer = core.edit_message(id, bob.id, &text("mine now")).await;
+        let by_peer = core.edit_message(id, bob.id, "mine now".into()).await;
         assert_eq!(by_peer.err(), Some(CoreError::NotSender), "{label}");
         core.delete_message(id, alice.id).await.unwrap();
-        let after_delete = core.edit_message(id, alice.id, &text("back")).await;
+        let after_delete = core.edit_message(id, alice.id, "back".into()).await;
+        let unseen_and_empty = core.edit_message(id, eve.id, String::new()).await;
+        assert_eq!(unseen_and_empty.err(), Some(CoreError::NotFound), "{label}");
+        let seen_and_empty = core.edit_message(id, bob.id, String::new()).await;
+        assert!(
+            matches!(seen_and_empty, Err(CoreError::Invalid(_))),
+            "{label}"
+        );
         assert_eq!(
             after_delete.err(),
             Some(CoreError::MessageDeleted),

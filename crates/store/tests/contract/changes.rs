@@ -1,6 +1,7 @@
 //! What every write reports it changed (its `Changes`), for whoever reacts after commit: the
 //! right user or conversation, the conversation's members sorted by id, the kind of change,
-//! and nothing at all when nothing another reader could observe changed.
+//! the event each concerned user's stream got (sorted by user id), and nothing at all when
+//! nothing another reader could observe changed.
 
 use std::time::Duration;
 
@@ -21,13 +22,20 @@ fn account(user: &User, what: AccountChange) -> Changes {
     }]
 }
 
-/// A change in a direct conversation; `members` are given in the order expected.
-fn direct(conversation: ConversationId, members: &[UserId], what: ConversationChange) -> Change {
+/// A change in a direct conversation; `members` and `events` (each concerned user's stream
+/// position) are given in the order expected.
+fn direct(
+    conversation: ConversationId,
+    members: &[UserId],
+    what: ConversationChange,
+    events: &[(UserId, i64)],
+) -> Change {
     Change::Conversation {
         conversation,
         kind: ConversationKind::Direct,
         members: members.to_vec(),
         what,
+        events: events.to_vec(),
     }
 }
 
@@ -170,10 +178,22 @@ async fn opening_a_conversation_reports_it_created_once_with_its_members() {
 
         assert!(created && !again, "{b:?}");
         let members = [alice.id, bob.id];
-        let expected = [direct(convo.id, &members, ConversationChange::Created)];
+        let events = [(alice.id, 1), (bob.id, 1)];
+        let expected = [direct(
+            convo.id,
+            &members,
+            ConversationChange::Created,
+            &events,
+        )];
         assert_eq!(opened, expected, "{b:?}: created, members sorted by id");
         assert_eq!(reopened, [], "{b:?}: it existed: nothing changed");
-        let expected = [direct(notes.id, &[bob.id], ConversationChange::Created)];
+        let events = [(bob.id, 2)];
+        let expected = [direct(
+            notes.id,
+            &[bob.id],
+            ConversationChange::Created,
+            &events,
+        )];
         assert_eq!(own, expected, "{b:?}: notes to self have one member");
     }
 }
@@ -202,19 +222,25 @@ async fn a_face_send_reports_the_message_after_the_conversation_it_opened() {
 
         let convo = first.message.conversation_id;
         let members = [alice.id, bob.id];
+        let at = |n| [(alice.id, n), (bob.id, n)];
         let expected = [
-            direct(convo, &members, ConversationChange::Created),
-            direct(convo, &members, created(&first.message)),
+            direct(convo, &members, ConversationChange::Created, &at(1)),
+            direct(convo, &members, created(&first.message), &at(2)),
         ];
         assert_eq!(opened, expected, "{b:?}: Created, then MessageCreated");
         assert_eq!(first.message.seq, 1, "{b:?}");
-        let expected = [direct(convo, &members, created(&second.message))];
+        let expected = [direct(convo, &members, created(&second.message), &at(3))];
         assert_eq!(sent, expected, "{b:?}: the conversation existed");
         assert_eq!(second.message.seq, 2, "{b:?}");
         let notes = note.message.conversation_id;
         let expected = [
-            direct(notes, &[bob.id], ConversationChange::Created),
-            direct(notes, &[bob.id], created(&note.message)),
+            direct(
+                notes,
+                &[bob.id],
+                ConversationChange::Created,
+                &[(bob.id, 4)],
+            ),
+            direct(notes, &[bob.id], created(&note.message), &[(bob.id, 5)]),
         ];
         assert_eq!(noted, expected, "{b:?}: to herself");
         assert_not_found(unknown, b);
@@ -249,16 +275,17 @@ async fn a_send_reports_one_message_created_and_a_replay_or_refusal_nothing() {
         let intruder = store.send_message(convo, carol.id, "hi", None).await;
 
         let members = [alice.id, bob.id];
+        let at = |n| [(alice.id, n), (bob.id, n)];
         let (SendOutcome::Created(one), plain) = plain.must(b) else {
             panic!("{b:?}: expected Created");
         };
-        let expected = [direct(convo, &members, created(&one))];
+        let expected = [direct(convo, &members, created(&one), &at(2))];
         assert_eq!(plain, expected, "{b:?}: exactly one change, without a key");
         let (SendOutcome::Created(two), keyed) = keyed.must(b) else {
             panic!("{b:?}: expected Created");
         };
         assert_eq!(two.seq, 2, "{b:?}");
-        let expected = [direct(convo, &members, created(&two))];
+        let expected = [direct(convo, &members, created(&two), &at(3))];
         assert_eq!(keyed, expected, "{b:?}: exactly one change, with a key");
         let replayed = (SendOutcome::Replayed(two), vec![]);
         assert_eq!(replay.must(b), replayed, "{b:?}: a replay changes nothing");
@@ -282,7 +309,9 @@ async fn edits_deletes_and_hides_report_their_kind_and_refusals_nothing() {
         let message = post(&store, convo, &bob, "v1").await;
         let (id, seq) = (message.id, message.seq);
         let members = [alice.id, bob.id];
-        let change = |what| vec![direct(convo, &members, what)];
+        // Opened and two messages: each stream is at 3.
+        let change = |what, events: &[(UserId, i64)]| vec![direct(convo, &members, what, events)];
+        let both = |n| [(alice.id, n), (bob.id, n)];
 
         let edited = store.edit_message(id, bob.id, "v2").await.must(b);
         let edit_refused = store.edit_message(id, alice.id, "x").await.must(b);
@@ -296,8 +325,8 @@ async fn edits_deletes_and_hides_report_their_kind_and_refusals_nothing() {
 
         let (edit, edited) = edited;
         assert_eq!(done(edit, b).content, "v2", "{b:?}");
-        let expected = change(ConversationChange::MessageEdited { message: id, seq });
-        assert_eq!(edited, expected, "{b:?}: edited");
+        let what = ConversationChange::MessageEdited { message: id, seq };
+        assert_eq!(edited, change(what, &both(4)), "{b:?}: edited");
         let not_sender = (Altered::NotSender, vec![]);
         assert_eq!(edit_refused, not_sender, "{b:?}: alice may not edit it");
         assert_eq!(delete_refused, not_sender, "{b:?}: nor delete it");
@@ -306,11 +335,17 @@ async fn edits_deletes_and_hides_report_their_kind_and_refusals_nothing() {
             seq,
             by: alice.id,
         };
-        assert_eq!(hidden, change(what), "{b:?}: hidden by alice, both told");
+        let only_alice = [(alice.id, 5)];
+        let expected = change(what, &only_alice);
+        assert_eq!(
+            hidden, expected,
+            "{b:?}: hidden by alice: both listed, her stream only"
+        );
         assert_eq!(hidden_again, [], "{b:?}: hidden before: nothing changed");
         let (tombstone, deleted) = deleted;
         let tombstone = done(tombstone, b);
-        let expected = change(ConversationChange::MessageDeleted { message: id, seq });
+        let what = ConversationChange::MessageDeleted { message: id, seq };
+        let expected = change(what, &[(alice.id, 6), (bob.id, 5)]);
         assert_eq!(deleted, expected, "{b:?}: deleted");
         let same = (Altered::Done(tombstone), vec![]);
         assert_eq!(
@@ -323,7 +358,8 @@ async fn edits_deletes_and_hides_report_their_kind_and_refusals_nothing() {
             seq,
             by: bob.id,
         };
-        assert_eq!(hidden_by_sender, change(what), "{b:?}: by the hider");
+        let expected = change(what, &[(bob.id, 6)]);
+        assert_eq!(hidden_by_sender, expected, "{b:?}: by the hider");
     }
 }
 
@@ -346,15 +382,17 @@ async fn mark_read_reports_where_the_position_moved_and_nothing_when_it_did_not(
         }
         let (_, in_empty) = store.mark_read(empty, bob.id, 1).await.must(b);
 
-        let read = |seq| {
+        // Opened and three messages (alice and bob at 4), then bob opened one with carol.
+        let read = |seq, alices, bobs| {
             let what = ConversationChange::Read { user: bob.id, seq };
-            vec![direct(convo, &[alice.id, bob.id], what)]
+            let events = [(alice.id, alices), (bob.id, bobs)];
+            vec![direct(convo, &[alice.id, bob.id], what, &events)]
         };
         let expected = [
-            (2, 2, read(2)),
+            (2, 2, read(2, 5, 6)),
             (1, 2, vec![]),
             (2, 2, vec![]),
-            (99, 3, read(3)),
+            (99, 3, read(3, 6, 7)),
             (99, 3, vec![]),
             (-1, 3, vec![]),
         ];

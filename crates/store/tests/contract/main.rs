@@ -9,6 +9,7 @@ mod cancellation;
 mod changes;
 mod conversations;
 mod deletion;
+mod events;
 mod faults;
 mod history;
 mod idempotency;

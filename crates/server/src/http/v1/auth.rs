@@ -148,7 +148,7 @@ async fn logout(
     State(state): State<AppState>,
     AuthUser { user, session_id }: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.core().log_out(user.id, session_id).await?;
+    state.core().log_out(session_id, user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,7 +196,7 @@ async fn end_session(
     let id = path_id(&id, NOT_FOUND)?;
     state
         .core()
-        .end_session(user.id, SessionId(id))
+        .end_session(SessionId(id), user.id)
         .await
         .not_found_as(NOT_FOUND)?;
     Ok(StatusCode::NO_CONTENT)

@@ -242,10 +242,9 @@ async fn edit(
     Json(body): Json<MessageBody>,
 ) -> Result<Json<MessageOut>, ApiError> {
     let id = path_id(&id, MESSAGE_NOT_FOUND)?;
-    let content = MessageContent::parse(body.content, state.config().max_message_chars)?;
     let edited = state
         .core()
-        .edit_message(MessageId(id), user.id, &content)
+        .edit_message(MessageId(id), user.id, body.content)
         .await
         .not_found_as(MESSAGE_NOT_FOUND)?;
     Ok(Json(edited.into()))

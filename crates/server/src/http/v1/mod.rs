@@ -4,6 +4,7 @@
 mod auth;
 mod conversations;
 mod dto;
+mod events;
 mod messages;
 mod users;
 
@@ -20,11 +21,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(messages::routes())
 }
 
+/// The live routes (event streams): long-lived, so outside the request timeout.
+pub fn live_routes() -> OpenApiRouter<AppState> {
+    events::routes()
+}
+
 /// The tag of each `/v1` area in the OpenAPI document.
 const TAG_AUTH: &str = "v1: accounts and sessions";
 const TAG_USERS: &str = "v1: users";
 const TAG_CONVERSATIONS: &str = "v1: conversations";
 const TAG_MESSAGES: &str = "v1: messages";
+const TAG_EVENTS: &str = "v1: live events";
 
 /// An id from the path; anything that is not one is the route's own 404, like an unknown id.
 fn path_id(raw: &str, not_found: ApiError) -> Result<i64, ApiError> {

@@ -1,0 +1,353 @@
+//! Each user's stream of events, for live delivery. A write appends one event per user it
+//! concerns in its own transaction (see `append_events!`), at the next position of that
+//! user's stream: positions are gapless and rise in commit order. Readers page through a
+//! stream after a position; an event is read with the message as it is *now*, so a deleted
+//! message's text is never replayed, and one the reader has hidden is never shown to them
+//! again.
+
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::pool::{Begin, on_pool, on_writer};
+use crate::sql::Dialect;
+use crate::{ConversationChange, Message, SqlStore, StoreError, Timestamp};
+
+/// What happened, as events name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    ConversationCreated,
+    MessageCreated,
+    MessageEdited,
+    MessageDeleted,
+    /// Only in the stream of the member who hid the message.
+    MessageHidden,
+    ConversationRead,
+}
+
+impl EventKind {
+    /// The event's `type`, as stored and as clients see it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ConversationCreated => "conversation.created",
+            Self::MessageCreated => "message.created",
+            Self::MessageEdited => "message.edited",
+            Self::MessageDeleted => "message.deleted",
+            Self::MessageHidden => "message.hidden",
+            Self::ConversationRead => "conversation.read",
+        }
+    }
+
+    fn from_column(value: &str) -> Result<Self, sqlx::Error> {
+        const ALL: [EventKind; 6] = [
+            EventKind::ConversationCreated,
+            EventKind::MessageCreated,
+            EventKind::MessageEdited,
+            EventKind::MessageDeleted,
+            EventKind::MessageHidden,
+            EventKind::ConversationRead,
+        ];
+        ALL.into_iter()
+            .find(|kind| kind.as_str() == value)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown event kind {value:?}").into()))
+    }
+}
+
+/// What the events of one conversation change record, and whose streams get them.
+pub(crate) struct EventFacts {
+    pub kind: EventKind,
+    pub message: Option<MessageId>,
+    pub actor: Option<UserId>,
+    pub read_seq: Option<i64>,
+    /// `Some(user)`: only that member's stream; `None`: every member's.
+    pub only: Option<UserId>,
+}
+
+impl EventFacts {
+    pub fn of(change: &ConversationChange) -> Self {
+        let facts = |kind, message| Self {
+            kind,
+            message,
+            actor: None,
+            read_seq: None,
+            only: None,
+        };
+        match *change {
+            ConversationChange::Created => facts(EventKind::ConversationCreated, None),
+            ConversationChange::MessageCreated { message, .. } => {
+                facts(EventKind::MessageCreated, Some(message))
+            }
+            ConversationChange::MessageEdited { message, .. } => {
+                facts(EventKind::MessageEdited, Some(message))
+            }
+            ConversationChange::MessageDeleted { message, .. } => {
+                facts(EventKind::MessageDeleted, Some(message))
+            }
+            ConversationChange::MessageHidden { message, by, .. } => Self {
+                only: Some(by),
+                ..facts(EventKind::MessageHidden, Some(message))
+            },
+            ConversationChange::Read { user, seq } => Self {
+                actor: Some(user),
+                read_seq: Some(seq),
+                ..facts(EventKind::ConversationRead, None)
+            },
+        }
+    }
+}
+
+// The users a conversation's events go to: its members, or only `$2` when that is set.
+macro_rules! recipients {
+    ($column:literal) => {
+        concat!(
+            $column,
+            " IN (SELECT cm.user_id FROM conversation_members cm WHERE cm.conversation_id = $1) \
+             AND ($2 IS NULL OR ",
+            $column,
+            " = $2)"
+        )
+    };
+}
+/// PostgreSQL: the recipients' heads, locked in ascending user id so that two writes
+/// concerning the same users never wait on each other in a cycle. (SQLite's one writer
+/// needs no row locks.)
+pub(crate) const LOCK_HEADS_PG: &str = concat!(
+    "SELECT user_id FROM event_heads WHERE ",
+    recipients!("user_id"),
+    " ORDER BY user_id FOR UPDATE"
+);
+pub(crate) const BUMP_HEADS: &str = concat!(
+    "UPDATE event_heads SET head = head + 1 WHERE ",
+    recipients!("user_id")
+);
+pub(crate) const APPEND: &str = concat!(
+    "INSERT INTO events \
+     (user_id, seq, kind, conversation_id, message_id, actor_id, read_seq, created_at) \
+     SELECT h.user_id, h.head, $3, $1, $4, $5, $6, $7 FROM event_heads h WHERE ",
+    recipients!("h.user_id"),
+    " RETURNING user_id, seq"
+);
+
+/// Appends the events of `$what` (a [`ConversationChange`]) in conversation `$conversation`
+/// inside transaction `$tx` on pool `$p`, and evaluates to the `(user, seq)` of each.
+macro_rules! append_events {
+    ($p:expr, $tx:expr, $conversation:expr, $what:expr) => {{
+        let facts = $crate::events::EventFacts::of($what);
+        if $crate::sql::Dialect::is_postgres($p) {
+            sqlx::query($crate::events::LOCK_HEADS_PG)
+                .bind($conversation)
+                .bind(facts.only)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        sqlx::query($crate::events::BUMP_HEADS)
+            .bind($conversation)
+            .bind(facts.only)
+            .execute(&mut *$tx)
+            .await?;
+        let mut appended: Vec<($crate::UserId, i64)> = sqlx::query_as($crate::events::APPEND)
+            .bind($conversation)
+            .bind(facts.only)
+            .bind(facts.kind.as_str())
+            .bind(facts.message)
+            .bind(facts.actor)
+            .bind(facts.read_seq)
+            .bind($crate::Timestamp::now())
+            .fetch_all(&mut *$tx)
+            .await?;
+        // By user id, as the one-statement send reports them: RETURNING follows the plan's
+        // row order (on PostgreSQL, the member rows' places in the heap), not the users'.
+        appended.sort_unstable();
+        appended
+    }};
+}
+pub(crate) use append_events;
+
+/// One event of a user's stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: EventKind,
+    pub conversation_id: ConversationId,
+    pub at: Timestamp,
+    /// The message it is about, as it is now; `None` for conversation events, and when the
+    /// message no longer exists (its sender's account was deleted).
+    pub message: Option<Message>,
+    /// The reader has hidden this message: show its id, not its content.
+    pub hidden_from_reader: bool,
+    /// `conversation.read`: whose read position moved, and to where.
+    pub reader: Option<UserId>,
+    pub read_seq: Option<i64>,
+}
+
+/// A page of a user's stream, with where the stream stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// The position of the user's newest event.
+    pub head: i64,
+    /// Events at or below this position are no longer kept.
+    pub floor: i64,
+}
+
+/// Reading and pruning users' streams.
+#[allow(async_fn_in_trait)] // used through `SqlStore` itself, never as `dyn` or generically
+pub trait EventStore {
+    /// Up to `limit` of the user's events after position `after`, oldest first, read in one
+    /// snapshot with the stream's head and floor. (`after` below the floor is the caller's
+    /// to refuse: the events between are gone.)
+    async fn events_after(
+        &self,
+        user: UserId,
+        after: i64,
+        limit: i64,
+    ) -> Result<EventPage, StoreError>;
+    /// The heads of these users' streams (users without one are left out).
+    async fn event_heads(&self, users: &[UserId]) -> Result<Vec<(UserId, i64)>, StoreError>;
+    /// Deletes events made before `before`, a batch at a time, from the oldest end of each
+    /// stream only (one that an event made later precedes is kept until that one goes, so
+    /// no hole opens above the floor); returns how many.
+    async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+const HEAD: &str = "SELECT head FROM event_heads WHERE user_id = $1";
+const OLDEST: &str = "SELECT MIN(seq) FROM events WHERE user_id = $1";
+const AFTER: &str = "SELECT e.seq, e.kind, e.conversation_id, e.created_at, e.actor_id, \
+    e.read_seq, m.id, m.conversation_id AS m_conversation_id, m.seq AS m_seq, m.sender_id, \
+    m.content, m.created_at AS m_created_at, m.edited_at, m.deleted_at, \
+    EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = e.message_id \
+        AND h.user_id = e.user_id) AS hidden \
+    FROM events e LEFT JOIN messages m ON m.id = e.message_id \
+    WHERE e.user_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3";
+const PURGE_BATCH: i64 = 5_000;
+// Times do not always rise with positions: PostgreSQL's one-statement send stamps its
+// events with the time the send began, before it waited for a connection and the heads'
+// locks, and several servers' clocks differ. So a batch takes, for some users with events
+// made before `$1`, only the events below their oldest one made since.
+const PURGE: &str = "DELETE FROM events WHERE (user_id, seq) IN \
+    (SELECT e.user_id, e.seq FROM \
+        (SELECT u.user_id, (SELECT n.seq FROM events n WHERE n.user_id = u.user_id \
+            AND n.created_at >= $1 ORDER BY n.seq LIMIT 1) AS kept_from \
+        FROM (SELECT DISTINCT c.user_id FROM \
+            (SELECT user_id FROM events WHERE created_at < $1 LIMIT $2) c) u) cut \
+    JOIN events e ON e.user_id = cut.user_id \
+    WHERE e.created_at < $1 AND (cut.kept_from IS NULL OR e.seq < cut.kept_from) LIMIT $2)";
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    kind: String,
+    conversation_id: ConversationId,
+    created_at: Timestamp,
+    actor_id: Option<UserId>,
+    read_seq: Option<i64>,
+    id: Option<MessageId>,
+    m_conversation_id: Option<ConversationId>,
+    m_seq: Option<i64>,
+    sender_id: Option<UserId>,
+    content: Option<String>,
+    m_created_at: Option<Timestamp>,
+    edited_at: Option<Timestamp>,
+    deleted_at: Option<Timestamp>,
+    hidden: bool,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<Event, sqlx::Error> {
+        let message = match (
+            self.id,
+            self.m_conversation_id,
+            self.m_seq,
+            self.sender_id,
+            self.m_created_at,
+        ) {
+            (Some(id), Some(conversation_id), Some(seq), Some(sender_id), Some(created_at)) => {
+                Some(Message {
+                    id,
+                    conversation_id,
+                    seq,
+                    sender_id,
+                    content: self.content.unwrap_or_default(),
+                    created_at,
+                    edited_at: self.edited_at,
+                    deleted_at: self.deleted_at,
+                })
+            }
+            _ => None,
+        };
+        Ok(Event {
+            seq: self.seq,
+            kind: EventKind::from_column(&self.kind)?,
+            conversation_id: self.conversation_id,
+            at: self.created_at,
+            message,
+            hidden_from_reader: self.hidden,
+            reader: self.actor_id,
+            read_seq: self.read_seq,
+        })
+    }
+}
+
+impl EventStore for SqlStore {
+    async fn events_after(
+        &self,
+        user: UserId,
+        after: i64,
+        limit: i64,
+    ) -> Result<EventPage, StoreError> {
+        let (head, oldest, rows) = on_pool!(self, p => {
+            let mut tx = p.begin_detached(p.pick(
+                crate::messages::SNAPSHOT_PG,
+                crate::messages::SNAPSHOT_SQLITE,
+            )).await?;
+            let head: Option<i64> = sqlx::query_scalar(HEAD).bind(user)
+                .fetch_optional(&mut *tx).await?;
+            let oldest: Option<i64> = sqlx::query_scalar(OLDEST).bind(user)
+                .fetch_one(&mut *tx).await?;
+            let rows: Vec<EventRow> = sqlx::query_as(AFTER).bind(user).bind(after).bind(limit)
+                .fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            (head, oldest, rows)
+        });
+        let head = head.ok_or(StoreError::NotFound)?;
+        let events = rows
+            .into_iter()
+            .map(EventRow::into_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(EventPage {
+            events,
+            head,
+            floor: oldest.map_or(head, |oldest| oldest - 1),
+        })
+    }
+
+    async fn event_heads(&self, users: &[UserId]) -> Result<Vec<(UserId, i64)>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement per call, its ids as bound parameters (callers pass at most a few
+        // hundred at a time).
+        let marks: Vec<String> = (1..=users.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT user_id, head FROM event_heads WHERE user_id IN ({})",
+            marks.join(", ")
+        );
+        Ok(on_pool!(self, p => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for user in users {
+                query = query.bind(*user);
+            }
+            query.fetch_all(p).await
+        })?)
+    }
+
+    async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let batch = on_writer!(self, p => {
+                sqlx::query(PURGE).bind(before).bind(PURGE_BATCH).execute(p).await?.rows_affected()
+            });
+            purged += batch;
+            if batch < PURGE_BATCH as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+}
