@@ -51,7 +51,10 @@ const CLOSE_SESSION_ENDED: u16 = 4001;
 /// WebSocket close code (RFC 6455 "service restart"): reconnect with the same cursor.
 const CLOSE_RESTARTING: u16 = 1012;
 /// Small WebSocket buffers: an idle socket should cost kilobytes, not the default 256 KiB.
-const WS_BUFFER: usize = 4 * 1024;
+/// Clients send only small frames (auth, pongs), so reads start at 1 KiB (a larger frame
+/// grows the buffer as it comes); the write buffer grows only as far as frames need.
+const WS_READ_BUFFER: usize = 1024;
+const WS_WRITE_BUFFER: usize = 4 * 1024;
 const WS_MAX_WRITE_BUFFER: usize = 256 * 1024;
 const WS_MAX_MESSAGE: usize = 16 * 1024;
 
@@ -355,8 +358,8 @@ async fn websocket(
         None => None,
     };
     let upgrade = upgrade
-        .read_buffer_size(WS_BUFFER)
-        .write_buffer_size(WS_BUFFER)
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE);
@@ -401,7 +404,7 @@ async fn serve_socket(
 ) {
     let subject = match subject {
         Some(subject) => subject,
-        None => match auth_frame(&state, &mut socket).await {
+        None => match Box::pin(auth_frame(&state, &mut socket)).await {
             Some(subject) => subject,
             None => return close(socket, CLOSE_SESSION_ENDED, "not authenticated").await,
         },
@@ -512,11 +515,13 @@ async fn run_stream(
     let mut ready = false;
     let mut sessions = listener.bell.borrow_and_update().sessions;
     // The session may have ended between the request's check and `listen`.
-    if matches!(core.session_is_open(subject).await, Ok(false)) {
+    if session_ended(core, subject).await {
         return Some(End::SessionEnded);
     }
     loop {
-        let (events, head) = match core.events(user, after, STREAM_BATCH).await {
+        // Boxed, like every database call here: the future is freed once it is done, so an
+        // idle stream holds only its small waiting state (10,000 of them stay cheap).
+        let (events, head) = match Box::pin(core.events(user, after, STREAM_BATCH)).await {
             Ok(Batch::Events { events, head }) => (events, head),
             Ok(Batch::Reset { head, floor }) => {
                 send(items, Item::Control(Control::reset(head, floor))).await?;
@@ -540,7 +545,7 @@ async fn run_stream(
             // still wake the wait once caught up.)
             let now = listener.bell.borrow().sessions;
             if now != sessions {
-                if matches!(core.session_is_open(subject).await, Ok(false)) {
+                if session_ended(core, subject).await {
                     return Some(End::SessionEnded);
                 }
                 sessions = now;
@@ -565,13 +570,17 @@ async fn run_stream(
             () = tokio::time::sleep(SESSION_RECHECK) => true,
         };
         let now = listener.bell.borrow_and_update().sessions;
-        if (recheck || now != sessions)
-            && !matches!(core.session_is_open(subject).await, Ok(true) | Err(_))
-        {
+        if (recheck || now != sessions) && session_ended(core, subject).await {
             return Some(End::SessionEnded);
         }
         sessions = now;
     }
+}
+
+/// Whether the stream's session is known to have ended (a database that cannot say keeps
+/// the stream open).
+async fn session_ended(core: &Core, subject: TokenSubject) -> bool {
+    matches!(Box::pin(core.session_is_open(subject)).await, Ok(false))
 }
 
 /// Hands one item over; `None` when the client has gone.
