@@ -304,11 +304,13 @@ say "== ceiling: the send transaction on PostgreSQL with pgbench (copy of missiv
 psql_bench() { PGOPTIONS="-c search_path=ceiling" psql -q -X -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 psql -q -X -v ON_ERROR_STOP=1 -d "$DB" -c 'CREATE SCHEMA ceiling'
 psql_bench -f crates/store/migrations/postgres/0001_init.sql \
-    -f crates/store/migrations/postgres/0002_sessions_idempotency_read_state.sql >/dev/null
+    -f crates/store/migrations/postgres/0002_sessions_idempotency_read_state.sql \
+    -f crates/store/migrations/postgres/0003_events.sql >/dev/null
 psql_bench <<SQL
 INSERT INTO users (id, username, email, password_hash, created_at, last_active_at)
     SELECT g, 'u' || g, 'u' || g || '@example.com', 'not a hash', 0, 0
     FROM generate_series(1, $USERS) g;
+INSERT INTO event_heads (user_id) SELECT id FROM users;
 INSERT INTO conversations (id, direct_low, direct_high, last_seq, created_at, last_message_at)
     SELECT g, least(g, g % $USERS + 1), greatest(g, g % $USERS + 1), $MESSAGES, 0, $MESSAGES
     FROM generate_series(1, $USERS) g;

@@ -3,7 +3,8 @@
 //! own migrations and connection settings (WAL, `synchronous` FULL by default, foreign keys
 //! on), it seeds 200 users in 200 direct conversations of 25 messages, as the benchmark seeds
 //! missive, then for `SECONDS` repeats `BEGIN IMMEDIATE`; take the conversation's next seq
-//! (`UPDATE conversations ... RETURNING`); insert the message; `COMMIT`, cycling over the
+//! (`UPDATE conversations ... RETURNING`); insert the message; append both members' events
+//! (bump their stream heads, one events row each); `COMMIT`, cycling over the
 //! conversations, and prints transactions per second. Same driver (sqlx) as missive, so the
 //! ratio to missive's sends is what missive's HTTP, token check and queueing cost.
 //!
@@ -25,6 +26,13 @@ const NEXT_SEQ_BY_PAIR: &str = "UPDATE conversations SET last_seq = last_seq + 1
     RETURNING id, last_seq, direct_low, direct_high, last_message_at";
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (conversation_id, seq, sender_id, content, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+
+// As `crates/store/src/events.rs` appends a send's events (SQLite needs no row locks).
+const BUMP_HEADS: &str = "UPDATE event_heads SET head = head + 1 WHERE user_id IN ($1, $2)";
+const APPEND_EVENTS: &str = "INSERT INTO events \
+    (user_id, seq, kind, conversation_id, message_id, created_at) \
+    SELECT user_id, head, 'message.created', $3, $4, $5 FROM event_heads \
+    WHERE user_id IN ($1, $2)";
 
 const USERS: i64 = 200;
 const MESSAGES_EACH: i64 = 25;
@@ -49,13 +57,26 @@ async fn send(conn: &mut SqliteConnection, (low, high): (i64, i64)) -> sqlx::Res
             .bind(now_micros())
             .fetch_one(&mut *tx)
             .await?;
-    let _id: i64 = sqlx::query_scalar(INSERT_MESSAGE)
+    let id: i64 = sqlx::query_scalar(INSERT_MESSAGE)
         .bind(conversation)
         .bind(seq)
         .bind(low)
         .bind("hello")
         .bind(at)
         .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(BUMP_HEADS)
+        .bind(low)
+        .bind(high)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(APPEND_EVENTS)
+        .bind(low)
+        .bind(high)
+        .bind(conversation)
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
         .await?;
     tx.commit().await
 }
@@ -106,6 +127,10 @@ async fn main() -> sqlx::Result<()> {
         .bind(now)
         .execute(&mut conn)
         .await?;
+        sqlx::query("INSERT INTO event_heads (user_id) VALUES ($1)")
+            .bind(user)
+            .execute(&mut conn)
+            .await?;
     }
     for i in 0..USERS {
         let (low, high) = pair(i);
