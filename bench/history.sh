@@ -30,8 +30,7 @@ cleanup() {
     stop_server
     dropdb -h "$PGHOST" -U "$PGUSER" --if-exists "$DB" || true
     if command -v redis-cli >/dev/null && redis-cli -u "$REDIS" ping >/dev/null 2>&1; then
-        redis-cli -u "$REDIS" --scan --pattern "$REDIS_PREFIX:*" \
-            | xargs -r redis-cli -u "$REDIS" del >/dev/null || true
+        forget_redis_keys "$REDIS" "$REDIS_PREFIX"
     fi
 }
 trap cleanup EXIT

@@ -69,11 +69,6 @@ BENCH_PID=""
 DB_CREATED=""
 REDIS_USED=""
 
-die() {
-    echo "live.sh: $*" >&2
-    exit 1
-}
-
 for tool in cargo curl; do
     command -v "$tool" >/dev/null || die "needs $tool"
 done
@@ -83,15 +78,6 @@ if [[ $hard != unlimited ]] && ((hard < MAX_CONNECTIONS + 200)); then
     die "the open-file hard limit ($hard) cannot hold $IDLE sockets; raise it or lower IDLE"
 fi
 
-stop() { # stop PID_VARIABLE
-    local pid=${!1}
-    if [[ -n "$pid" ]]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    printf -v "$1" '%s' ""
-}
-
 cleanup() {
     stop BENCH_PID
     stop SERVER_PID
@@ -100,8 +86,7 @@ cleanup() {
         dropdb --if-exists "$DB" || true
     fi
     if [[ -n "$REDIS_USED" ]]; then
-        redis-cli -u "$REDIS" --scan --pattern "$REDIS_PREFIX:*" \
-            | xargs -r redis-cli -u "$REDIS" del >/dev/null 2>&1 || true
+        forget_redis_keys "$REDIS" "$REDIS_PREFIX"
     fi
     rm -rf "$WORK"
 }
@@ -110,13 +95,10 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$OUT_DIR"
 : >"$LOG"
-say() { echo "$*" | tee -a "$LOG" >&2; }
 
 # ---- results ---------------------------------------------------------------------------------
 ROWS=()
 row() { ROWS+=("$1|$2|$3|$4"); } # FIGURE VALUE GOAL RESULT
-calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
-yes_if() { if [[ $(calc "($1) ? 1 : 0") == 1 ]]; then echo met; else echo "NOT met"; fi; }
 # kv KEY: the value of KEY=... in the last result line (LINE).
 kv() { sed -nE "s/^(.* )?$1=([^ ]+).*/\2/p" <<<"$LINE" | head -1; }
 # num KEY: the same as a number for the goals; missing or NaN (no samples) is never a pass.

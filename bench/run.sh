@@ -49,11 +49,6 @@ SERVER_LOG=""
 BARE_PID=""
 DB_CREATED=""
 
-die() {
-    echo "run.sh: $*" >&2
-    exit 1
-}
-
 for tool in cargo curl jq psql createdb dropdb pgbench redis-cli; do
     command -v "$tool" >/dev/null || die "needs $tool (pgbench: apt-get install postgresql-contrib;" \
         "psql/createdb/dropdb: postgresql-client; redis-cli: redis-tools)"
@@ -64,23 +59,13 @@ pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null || psql -h "$PGHOST" -p "$PG
 redis-cli -u "$REDIS" ping >/dev/null 2>&1 || die "no Redis at $REDIS"
 export PGHOST PGPORT PGUSER
 
-stop() { # stop PID_VARIABLE
-    local pid=${!1}
-    if [[ -n "$pid" ]]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    printf -v "$1" '%s' ""
-}
-
 cleanup() {
     stop SERVER_PID
     stop BARE_PID
     if [[ -n "$DB_CREATED" ]]; then
         dropdb --if-exists "$DB" || true
     fi
-    redis-cli -u "$REDIS" --scan --pattern "$REDIS_PREFIX:*" \
-        | xargs -r redis-cli -u "$REDIS" del >/dev/null 2>&1 || true
+    forget_redis_keys "$REDIS" "$REDIS_PREFIX"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -88,14 +73,11 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$OUT_DIR"
 : >"$LOG"
-say() { echo "$*" | tee -a "$LOG" >&2; }
 
 # ---- results ---------------------------------------------------------------------------------
 ROWS=()
 row() { ROWS+=("$1|$2|$3|$4|$5|$6"); } # FIGURE VALUE CEILING RATIO GOAL RESULT
-calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
 ratio() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, a / b }'; }
-yes_if() { if [[ $(calc "($1) ? 1 : 0") == 1 ]]; then echo met; else echo "NOT met"; fi; }
 
 # Parsing loadgen's result line (see crates/server/examples/loadgen.rs).
 rps() { sed -E 's/.* = ([0-9]+) req\/s.*/\1/' <<<"$1"; }

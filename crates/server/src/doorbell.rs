@@ -138,20 +138,22 @@ impl Doorbell {
 
     /// Rings the listeners on this instance only.
     pub fn ring_here(&self, ring: Ring) {
-        let listeners = self.listeners();
-        let (user, change): (UserId, &dyn Fn(&mut Bell) -> bool) = match ring {
-            Ring::Head(user, head) => (user, &move |bell: &mut Bell| {
-                let newer = head > bell.head;
-                bell.head = bell.head.max(head);
-                newer
-            }),
-            Ring::Sessions(user) => (user, &|bell: &mut Bell| {
-                bell.sessions += 1;
-                true
-            }),
+        let user = match ring {
+            Ring::Head(user, _) | Ring::Sessions(user) => user,
         };
-        if let Some(sender) = listeners.get(&user) {
-            sender.send_if_modified(|bell| change(bell));
+        if let Some(sender) = self.listeners().get(&user) {
+            // An older head (an echo from Redis, the poller) wakes no one.
+            sender.send_if_modified(|bell| match ring {
+                Ring::Head(_, head) if head > bell.head => {
+                    bell.head = head;
+                    true
+                }
+                Ring::Head(..) => false,
+                Ring::Sessions(_) => {
+                    bell.sessions += 1;
+                    true
+                }
+            });
         }
     }
 

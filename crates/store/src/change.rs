@@ -26,6 +26,11 @@ pub enum Change {
 }
 
 impl Change {
+    /// The one change of a write to `user`'s account or sessions.
+    pub(crate) fn to_account(user: UserId, what: AccountChange) -> Changes {
+        vec![Self::Account { user, what }]
+    }
+
     /// The members of the conversation a change is in (none for an account change).
     pub fn members(&self) -> &[UserId] {
         match self {

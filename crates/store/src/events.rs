@@ -7,7 +7,6 @@
 
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::sql::Dialect;
 use crate::{ConversationChange, Message, SqlStore, StoreError, Timestamp};
 
 /// What happened, as events name it.
@@ -293,10 +292,7 @@ impl EventStore for SqlStore {
         limit: i64,
     ) -> Result<EventPage, StoreError> {
         let (head, oldest, rows) = on_pool!(self, p => {
-            let mut tx = p.begin_detached(p.pick(
-                crate::messages::SNAPSHOT_PG,
-                crate::messages::SNAPSHOT_SQLITE,
-            )).await?;
+            let mut tx = p.begin_snapshot().await?;
             let head: Option<i64> = sqlx::query_scalar(HEAD).bind(user)
                 .fetch_optional(&mut *tx).await?;
             let oldest: Option<i64> = sqlx::query_scalar(OLDEST).bind(user)

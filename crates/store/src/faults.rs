@@ -1,4 +1,4 @@
-//! Injected database faults, for tests only (the `testing` feature): every statement of a
+//! Injected database faults, for tests only (the `testing` feature): every call of a
 //! store passes [`SqlStore::fault_point`](crate::SqlStore) first, so one switch makes the
 //! whole store behave as if its database were down, broken or slow, whichever method is
 //! called.
@@ -11,11 +11,11 @@ use std::time::Duration;
 pub enum Fault {
     #[default]
     None,
-    /// Every statement fails as it does when no connection can be had.
+    /// Every store call fails as it does when no connection can be had.
     Down,
-    /// Every statement panics (with a message no answer may repeat).
+    /// Every store call panics (with a message no answer may repeat).
     Panic,
-    /// Every statement waits this long before it runs.
+    /// Every store call waits this long before it runs.
     Slow(Duration),
 }
 

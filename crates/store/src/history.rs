@@ -4,9 +4,8 @@
 
 use crate::conversations::ordered;
 use crate::ids::{ConversationId, UserId};
-use crate::messages::{SNAPSHOT_PG, SNAPSHOT_SQLITE};
 use crate::pool::{Begin, on_pool};
-use crate::sql::{Dialect, message_select, not_hidden_from};
+use crate::sql::{caller_is_member, message_select, not_hidden_from};
 use crate::{DirectMessage, HistoryWindow, Message, MessageWindow, Page, SqlStore, StoreError};
 
 /// Reading a conversation's messages.
@@ -83,8 +82,9 @@ macro_rules! window {
             $direction,
             " $3 AND ",
             not_hidden_from!("$2"),
-            " AND EXISTS (SELECT 1 FROM conversation_members cm \
-             WHERE cm.conversation_id = $1 AND cm.user_id = $2) ORDER BY m.seq ",
+            " AND ",
+            caller_is_member!(),
+            " ORDER BY m.seq ",
             $order,
             " LIMIT $4"
         )
@@ -156,7 +156,7 @@ impl HistoryStore for SqlStore {
         let (low, high) = ordered(user, peer);
         // The page and its total come from one snapshot, so they always agree.
         let (items, total) = on_pool!(self, p => {
-            let mut tx = p.begin_detached(p.pick(SNAPSHOT_PG, SNAPSHOT_SQLITE)).await?;
+            let mut tx = p.begin_snapshot().await?;
             let items: Vec<Message> = sqlx::query_as(DIRECT_HISTORY)
                 .bind(low).bind(high).bind(user).bind(limit).bind(offset)
                 .fetch_all(&mut *tx).await?;

@@ -5,7 +5,7 @@
 use crate::conversations::{ConversationStore, ordered};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, DbPool, on_pool, on_writer};
-use crate::sql::{Dialect, change_in, message_select};
+use crate::sql::{Dialect, caller_is_member, change_in, message_select};
 use crate::{
     Altered, Change, Changes, ConversationChange, ConversationKind, DirectMessage, Idempotency,
     Message, SendOutcome, SqlStore, StoreError, Timestamp,
@@ -69,7 +69,7 @@ pub trait MessageStore {
 // wait, or a microsecond after the previous message if that is later. So `created_at` rises
 // with `seq`, and the conversation's activity time (its newest message's) never goes back.
 macro_rules! next_seq {
-    ($conversation:literal) => {
+    ($conversation:expr) => {
         concat!(
             "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = CASE \
              WHEN $3 > COALESCE(last_message_at, 0) THEN $3 ELSE last_message_at + 1 END \
@@ -80,16 +80,19 @@ macro_rules! next_seq {
     };
 }
 const NEXT_SEQ_BY_PAIR: &str = next_seq!("direct_low = $1 AND direct_high = $2");
-const NEXT_SEQ_BY_ID: &str = next_seq!(
-    "id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
-     WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
-);
+// Conversation `$1`, if the sender `$2` is one of its members.
+macro_rules! by_id_for_member {
+    () => {
+        concat!("id = $1 AND ", caller_is_member!())
+    };
+}
+const NEXT_SEQ_BY_ID: &str = next_seq!(by_id_for_member!());
 // PostgreSQL only: take the seq, insert, and append the members' events (their heads locked
 // in ascending user id, as `append_events!` does) in one statement (one round trip, atomic
 // on its own, the row locks held until it commits), for sends without an idempotency key. SQLite
-// allows no UPDATE inside WITH; it runs the two statements in a transaction instead.
+// allows no UPDATE inside WITH; it runs the same statements one by one in a transaction.
 macro_rules! send_in_one_statement {
-    ($conversation:literal) => {
+    ($conversation:expr) => {
         concat!(
             "WITH slot AS (",
             next_seq!($conversation),
@@ -112,10 +115,7 @@ macro_rules! send_in_one_statement {
     };
 }
 const SEND_BY_PAIR_PG: &str = send_in_one_statement!("direct_low = $1 AND direct_high = $2");
-const SEND_BY_ID_PG: &str = send_in_one_statement!(
-    "id = $1 AND EXISTS (SELECT 1 FROM conversation_members cm \
-     WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
-);
+const SEND_BY_ID_PG: &str = send_in_one_statement!(by_id_for_member!());
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (conversation_id, seq, sender_id, content, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
 // Claims an idempotency key for this request; nothing comes back if it was claimed before (on
@@ -156,10 +156,6 @@ const TOMBSTONE: &str = "UPDATE messages SET content = '', deleted_at = $2 WHERE
 const FORGET_VERSIONS: &str = "DELETE FROM message_versions WHERE message_id = $1";
 const HIDE: &str = "INSERT INTO hidden_messages (user_id, message_id) VALUES ($2, $1) \
     ON CONFLICT DO NOTHING";
-// A read that sees one snapshot throughout. PostgreSQL's default (read committed) gives each
-// statement its own; in SQLite's WAL mode a transaction keeps the snapshot of its first read.
-pub(crate) const SNAPSHOT_PG: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-pub(crate) const SNAPSHOT_SQLITE: &str = "BEGIN";
 
 /// In an edit or delete: message `$id` read in transaction `$tx` (on pool `$p`) and locked
 /// until it ends, if `$user` is a member of its conversation (else the method returns
@@ -285,7 +281,7 @@ impl MessageStore for SqlStore {
         viewer: UserId,
     ) -> Result<Option<(Message, Vec<(String, Timestamp)>)>, StoreError> {
         Ok(on_pool!(self, p => {
-            let mut tx = p.begin_detached(p.pick(SNAPSHOT_PG, SNAPSHOT_SQLITE)).await?;
+            let mut tx = p.begin_snapshot().await?;
             let message: Option<Message> = sqlx::query_as(FOR_MEMBER).bind(id).bind(viewer)
                 .fetch_optional(&mut *tx).await?;
             let found = match message {

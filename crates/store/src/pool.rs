@@ -80,7 +80,7 @@ pub enum DbPool {
 
 /// Runs `$body` with `$p` bound to the store's concrete pool for reads. The body is written
 /// once and compiled for each backend, which is how every query in this crate is shared by
-/// both. Every statement starts here or in [`on_writer`], which is also where tests inject
+/// both. Every store call starts here or in [`on_writer`], which is also where tests inject
 /// faults (`SqlStore::faults`, with the `testing` feature).
 macro_rules! on_pool {
     ($store:expr, $p:ident => $body:expr) => {{
@@ -273,9 +273,14 @@ pub(crate) trait Begin {
     /// IMMEDIATE`): a deferred transaction that reads first and writes later fails with BUSY
     /// when another writer got in between, whereas an immediate one simply waits its turn.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+
+    /// Begins a read-only transaction that sees one snapshot throughout (PostgreSQL's default
+    /// gives each statement its own; in SQLite's WAL mode a transaction keeps the snapshot of
+    /// its first read).
+    async fn begin_snapshot(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
-impl<DB: sqlx::Database + WriteStatement> Begin for Pool<DB> {
+impl<DB: sqlx::Database + BeginStatements> Begin for Pool<DB> {
     type Db = DB;
 
     async fn begin_detached(
@@ -291,17 +296,24 @@ impl<DB: sqlx::Database + WriteStatement> Begin for Pool<DB> {
     async fn begin_write(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
         self.begin_detached(DB::BEGIN_WRITE).await
     }
+
+    async fn begin_snapshot(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
+        self.begin_detached(DB::BEGIN_SNAPSHOT).await
+    }
 }
 
-/// The statement that starts a write transaction on each backend.
-pub(crate) trait WriteStatement {
+/// The statements that start each kind of transaction on each backend.
+pub(crate) trait BeginStatements {
     const BEGIN_WRITE: &'static str;
+    const BEGIN_SNAPSHOT: &'static str;
 }
 
-impl WriteStatement for sqlx::Postgres {
+impl BeginStatements for sqlx::Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 }
 
-impl WriteStatement for sqlx::Sqlite {
+impl BeginStatements for sqlx::Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
 }

@@ -86,10 +86,6 @@ pub trait SessionStore {
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
-fn account(user: UserId, what: AccountChange) -> Changes {
-    vec![Change::Account { user, what }]
-}
-
 impl SessionStore for SqlStore {
     async fn create_session(
         &self,
@@ -113,7 +109,7 @@ impl SessionStore for SqlStore {
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            let opened = account(user_id, AccountChange::SessionOpened(session.id));
+            let opened = Change::to_account(user_id, AccountChange::SessionOpened(session.id));
             Ok((session, opened))
         })
     }
@@ -136,7 +132,7 @@ impl SessionStore for SqlStore {
                 .fetch_optional(p).await
         })?;
         Ok(user.map_or_else(Vec::new, |user| {
-            account(user, AccountChange::SessionUsed(session_id))
+            Change::to_account(user, AccountChange::SessionUsed(session_id))
         }))
     }
 
@@ -164,7 +160,7 @@ impl SessionStore for SqlStore {
                 tx.commit().await?;
                 // A session that had ended already is reported as any ended session is.
                 return Ok(match ended {
-                    Some(user) => (RefreshOutcome::Reused, account(user, AccountChange::SessionsEnded)),
+                    Some(user) => (RefreshOutcome::Reused, Change::to_account(user, AccountChange::SessionsEnded)),
                     None => (RefreshOutcome::Unknown, Vec::new()),
                 });
             };
@@ -176,7 +172,7 @@ impl SessionStore for SqlStore {
             sqlx::query(INSERT_REFRESH).bind(new_hash).bind(session_id).bind(now)
                 .execute(&mut *tx).await?;
             tx.commit().await?;
-            let used = account(session.user_id, AccountChange::SessionUsed(session.id));
+            let used = Change::to_account(session.user_id, AccountChange::SessionUsed(session.id));
             Ok((RefreshOutcome::Rotated(session), used))
         })
     }
@@ -193,7 +189,7 @@ impl SessionStore for SqlStore {
         if ended == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(account(user_id, AccountChange::SessionsEnded))
+        Ok(Change::to_account(user_id, AccountChange::SessionsEnded))
     }
 
     async fn end_other_sessions(
@@ -208,7 +204,7 @@ impl SessionStore for SqlStore {
         let changes = if ended == 0 {
             Vec::new()
         } else {
-            account(user_id, AccountChange::SessionsEnded)
+            Change::to_account(user_id, AccountChange::SessionsEnded)
         };
         Ok((ended, changes))
     }

@@ -56,6 +56,15 @@ pub(crate) fn conversation_change(
     })
 }
 
+/// A condition: the user bound at `$2` is a member of the conversation bound at `$1`.
+macro_rules! caller_is_member {
+    () => {
+        "EXISTS (SELECT 1 FROM conversation_members cm \
+         WHERE cm.conversation_id = $1 AND cm.user_id = $2)"
+    };
+}
+pub(crate) use caller_is_member;
+
 /// A condition: message `m` is not hidden from the user bound at `$user` ("delete for me").
 macro_rules! not_hidden_from {
     ($user:literal) => {

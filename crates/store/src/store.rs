@@ -52,7 +52,7 @@ impl SqlStore {
         &self.faults
     }
 
-    /// Passed by every statement before it runs: nothing, unless a test injected a fault.
+    /// Passed by every store call before it runs: nothing, unless a test injected a fault.
     #[allow(clippy::unused_async)]
     pub(crate) async fn fault_point(&self) -> Result<(), sqlx::Error> {
         #[cfg(feature = "testing")]

@@ -67,10 +67,6 @@ pub trait UserStore {
     async fn search_users(&self, prefix: &str, limit: i64) -> Result<Vec<User>, StoreError>;
 }
 
-fn account(user: UserId, what: AccountChange) -> Changes {
-    vec![Change::Account { user, what }]
-}
-
 impl UserStore for SqlStore {
     async fn create_user(&self, user: NewUser) -> Result<(User, Changes), StoreError> {
         let now = Timestamp::now();
@@ -100,7 +96,7 @@ impl UserStore for SqlStore {
                     created_at: now,
                     last_active_at: now,
                 },
-                account(id, AccountChange::Created),
+                Change::to_account(id, AccountChange::Created),
             )),
             Err(err) if is_unique_violation(&err) => {
                 Err(StoreError::Conflict(self.which_taken(&user).await?))
@@ -135,7 +131,7 @@ impl UserStore for SqlStore {
         if touched == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok((now, account(id, AccountChange::Active)))
+        Ok((now, Change::to_account(id, AccountChange::Active)))
     }
 
     /// Applies every change in one transaction: all of them, or none.
@@ -159,9 +155,9 @@ impl UserStore for SqlStore {
             let user: Option<User> = sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?;
             let Some(user) = user else { return Err(StoreError::NotFound) };
             tx.commit().await?;
-            let mut changes = account(id, AccountChange::Updated);
+            let mut changes = Change::to_account(id, AccountChange::Updated);
             if ended > 0 {
-                changes.extend(account(id, AccountChange::SessionsEnded));
+                changes.extend(Change::to_account(id, AccountChange::SessionsEnded));
             }
             Ok((user, changes))
         })
@@ -183,7 +179,7 @@ impl UserStore for SqlStore {
                 return Err(StoreError::NotFound);
             }
             tx.commit().await?;
-            Ok(account(id, AccountChange::Deleted))
+            Ok(Change::to_account(id, AccountChange::Deleted))
         })
     }
 }

@@ -39,10 +39,13 @@ impl Core {
         limit: i64,
     ) -> Result<Batch, CoreError> {
         let Some(after) = after else {
-            let page = self.store().events_after(user, i64::MAX, 0).await?;
+            let heads = self.store().event_heads(&[user]).await?;
+            let &[(_, head)] = heads.as_slice() else {
+                return Err(CoreError::NotFound);
+            };
             return Ok(Batch::Events {
                 events: Vec::new(),
-                head: page.head,
+                head,
             });
         };
         let page = self.store().events_after(user, after, limit).await?;

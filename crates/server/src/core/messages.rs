@@ -26,7 +26,11 @@ impl Core {
     /// stored the first time, with `true` for "replayed"; the same key with another request
     /// is `IdempotencyKeyReused`. Keys are remembered for the configured time.
     pub async fn send(&self, request: SendRequest<'_>) -> Result<(Message, bool), CoreError> {
-        let request_hash = fingerprint(request.conversation, request.content);
+        // Only a send with a key needs its fingerprint.
+        let request_hash = request
+            .idempotency_key
+            .map(|_| fingerprint(request.conversation, request.content))
+            .unwrap_or_default();
         let idempotency = request.idempotency_key.map(|key| Idempotency {
             key,
             request_hash: &request_hash,
