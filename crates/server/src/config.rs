@@ -123,6 +123,11 @@ pub struct Settings {
           default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
     pub max_message_chars: u32,
 
+    /// Most members a group may have (its owner included).
+    #[arg(long, env = "MISSIVE_MAX_GROUP_MEMBERS", value_name = "MISSIVE_MAX_GROUP_MEMBERS",
+          default_value_t = 1000, value_parser = clap::value_parser!(u32).range(2..=100_000), global = true)]
+    pub max_group_members: u32,
+
     /// Largest request body, in bytes.
     #[arg(long, env = "MISSIVE_MAX_BODY_BYTES", value_name = "MISSIVE_MAX_BODY_BYTES",
           default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1024..=16_777_216), global = true)]
@@ -275,6 +280,7 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub bind: SocketAddr,
     pub max_message_chars: usize,
+    pub max_group_members: usize,
     pub max_body_bytes: usize,
     pub cors_origins: CorsOrigins,
     pub db_max_connections: u32,
@@ -342,6 +348,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(u64::from(minutes) * 60),
             bind: self.bind,
             max_message_chars: self.max_message_chars as usize,
+            max_group_members: self.max_group_members as usize,
             max_body_bytes: self.max_body_bytes as usize,
             cors_origins: parse_cors_origins(&self.cors_origins)?,
             db_max_connections: self.db_max_connections,

@@ -8,14 +8,17 @@
 //! is also published on one channel that every instance subscribes to, so a write through
 //! one instance reaches streams open on all of them; the subscription is made again after
 //! any failure, and every local stream then re-reads the database.
+//!
+//! The one thing it does carry is ephemeral: "someone is typing" ([`Typing`]), which is never
+//! stored, goes the same ways, and is dropped rather than queued when anything is behind.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
-use missive_store::UserId;
-use tokio::sync::watch;
+use missive_store::{ConversationId, UserId};
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::redis_conn::{self, Redis};
@@ -42,17 +45,46 @@ pub enum Ring {
     Sessions(UserId),
 }
 
+/// Someone is typing in a conversation: for the open streams of its other members, now or
+/// never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Typing {
+    pub conversation: ConversationId,
+    pub user: UserId,
+}
+
+/// Typing notices a listener may hold unread before the oldest are dropped.
+const TYPING_BUFFER: usize = 8;
+
+/// At most one typing notice per member per conversation this often; clients repeat theirs
+/// while the user types, and show "typing" for a little longer than this.
+pub const TYPING_EVERY: Duration = Duration::from_secs(3);
+
+/// Recent typing notices this instance let through, when Redis is not there to keep them.
+const TYPING_GATE_SIZE: usize = 10_000;
+
+/// What one user's listeners share.
+struct Ear {
+    bell: watch::Sender<Bell>,
+    typing: broadcast::Sender<Typing>,
+}
+
 pub struct Doorbell {
-    listeners: Mutex<HashMap<UserId, watch::Sender<Bell>>>,
+    listeners: Mutex<HashMap<UserId, Ear>>,
     redis: Option<Redis>,
     /// Says once that publishing failed, and once that it works again.
     publishing: redis_conn::Breaker,
+    /// When each (user, conversation) last had a typing notice through, without Redis.
+    typing_gate: Mutex<HashMap<(UserId, ConversationId), std::time::Instant>>,
 }
 
 /// An open stream's ear: changes whenever its user's bell rings. Dropping the last one of a
 /// user forgets the user.
 pub struct Listener {
     pub bell: watch::Receiver<Bell>,
+    /// Others typing in the user's conversations; lags (dropping the oldest) rather than
+    /// queueing.
+    pub typing: broadcast::Receiver<Typing>,
     user: UserId,
     doorbell: Arc<Doorbell>,
 }
@@ -60,8 +92,8 @@ pub struct Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         let mut listeners = self.doorbell.listeners();
-        if let Some(sender) = listeners.get(&self.user)
-            && sender.receiver_count() <= 1
+        if let Some(ear) = listeners.get(&self.user)
+            && ear.bell.receiver_count() <= 1
         {
             listeners.remove(&self.user);
         }
@@ -74,23 +106,25 @@ impl Doorbell {
             listeners: Mutex::default(),
             redis,
             publishing: redis_conn::Breaker::default(),
+            typing_gate: Mutex::default(),
         })
     }
 
-    fn listeners(&self) -> MutexGuard<'_, HashMap<UserId, watch::Sender<Bell>>> {
+    fn listeners(&self) -> MutexGuard<'_, HashMap<UserId, Ear>> {
         self.listeners
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn listen(self: &Arc<Self>, user: UserId) -> Listener {
-        let bell = self
-            .listeners()
-            .entry(user)
-            .or_insert_with(|| watch::channel(Bell::default()).0)
-            .subscribe();
+        let mut listeners = self.listeners();
+        let ear = listeners.entry(user).or_insert_with(|| Ear {
+            bell: watch::channel(Bell::default()).0,
+            typing: broadcast::channel(TYPING_BUFFER).0,
+        });
         Listener {
-            bell,
+            bell: ear.bell.subscribe(),
+            typing: ear.typing.subscribe(),
             user,
             doorbell: Arc::clone(self),
         }
@@ -110,18 +144,80 @@ impl Doorbell {
         if let Some(redis) = &self.redis
             && self.publishing.may_try()
         {
-            self.publish(redis, rings).await;
+            let heard: Vec<Heard> = rings.iter().map(|ring| Heard::Ring(*ring)).collect();
+            self.publish(redis, &heard).await;
         }
     }
 
-    async fn publish(&self, redis: &Redis, rings: &[Ring]) {
-        let channel = channel(redis);
-        let mut pipe = redis::pipe();
-        for ring in rings {
-            pipe.publish(&channel, encode(*ring)).ignore();
+    /// Tells the streams of `to` (here and, with Redis, on every instance) that someone is
+    /// typing. Never fails, never waits for a slow stream.
+    pub async fn typing(&self, typing: Typing, to: &[UserId]) {
+        self.typing_here(typing, to);
+        if let Some(redis) = &self.redis
+            && self.publishing.may_try()
+        {
+            self.publish(redis, &[Heard::Typing(typing, to.to_vec())])
+                .await;
         }
+    }
+
+    /// Whether `typing` is the first notice of its user in its conversation for
+    /// [`TYPING_EVERY`] (then it goes out; the others are coalesced into it). Across instances
+    /// with Redis; in process without it, or while Redis does not answer.
+    pub async fn first_typing(&self, typing: Typing) -> bool {
+        if let Some(redis) = &self.redis
+            && self.publishing.may_try()
+        {
+            let key = redis.key(format_args!(
+                "typing:{}:{}",
+                typing.user, typing.conversation
+            ));
+            let mut connection = redis.connection.clone();
+            let mut command = redis::cmd("SET");
+            command.arg(key).arg(1).arg("NX").arg("PX");
+            command.arg(redis_conn::millis(TYPING_EVERY));
+            let set = command.query_async::<Option<String>>(&mut connection);
+            if let Ok(set) = redis_conn::within_budget(set).await {
+                return set.is_some();
+            }
+        }
+        let now = std::time::Instant::now();
+        let mut gate = self
+            .typing_gate
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if gate.len() >= TYPING_GATE_SIZE {
+            gate.retain(|_, at| now.duration_since(*at) < TYPING_EVERY);
+        }
+        let key = (typing.user, typing.conversation);
+        match gate.get(&key) {
+            Some(at) if now.duration_since(*at) < TYPING_EVERY => false,
+            _ => {
+                gate.insert(key, now);
+                true
+            }
+        }
+    }
+
+    fn typing_here(&self, typing: Typing, to: &[UserId]) {
+        let listeners = self.listeners();
+        for user in to {
+            if let Some(ear) = listeners.get(user) {
+                // No receiver, or one that lags: nothing to do, nothing to wait for.
+                let _ = ear.typing.send(typing);
+            }
+        }
+    }
+
+    /// Publishes what was heard here as one message (a send into a large group rings
+    /// hundreds of streams at once).
+    async fn publish(&self, redis: &Redis, heard: &[Heard]) {
+        let payload = encode(heard);
         let mut connection = redis.connection.clone();
-        match redis_conn::within_budget(pipe.query_async::<()>(&mut connection)).await {
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(channel(redis)).arg(payload);
+        let published = command.query_async::<()>(&mut connection);
+        match redis_conn::within_budget(published).await {
             Ok(()) => {
                 if self.publishing.succeeded() {
                     tracing::info!("doorbell: publishing through Redis again");
@@ -141,9 +237,9 @@ impl Doorbell {
         let user = match ring {
             Ring::Head(user, _) | Ring::Sessions(user) => user,
         };
-        if let Some(sender) = self.listeners().get(&user) {
+        if let Some(ear) = self.listeners().get(&user) {
             // An older head (an echo from Redis, the poller) wakes no one.
-            sender.send_if_modified(|bell| match ring {
+            ear.bell.send_if_modified(|bell| match ring {
                 Ring::Head(_, head) if head > bell.head => {
                     bell.head = head;
                     true
@@ -159,8 +255,8 @@ impl Doorbell {
 
     /// Tells every listener here to re-read: after a gap in what this instance heard.
     fn nudge_all(&self) {
-        for sender in self.listeners().values() {
-            sender.send_modify(|bell| bell.nudges += 1);
+        for ear in self.listeners().values() {
+            ear.bell.send_modify(|bell| bell.nudges += 1);
         }
     }
 
@@ -197,9 +293,11 @@ impl Doorbell {
                             () = stop.cancelled() => return,
                             message = messages.next() => match message {
                                 Some(message) => {
-                                    let payload: Vec<u8> = message.get_payload_bytes().to_vec();
-                                    if let Some(ring) = decode(&payload) {
-                                        self.ring_here(ring);
+                                    for heard in decode(message.get_payload_bytes()) {
+                                        match heard {
+                                            Heard::Ring(ring) => self.ring_here(ring),
+                                            Heard::Typing(typing, to) => self.typing_here(typing, &to),
+                                        }
                                     }
                                 }
                                 None => break,
@@ -231,23 +329,57 @@ fn channel(redis: &Redis) -> String {
     redis.key(format_args!("doorbell"))
 }
 
-/// `h:<user>:<head>` or `s:<user>`.
-fn encode(ring: Ring) -> String {
-    match ring {
-        Ring::Head(user, head) => format!("h:{user}:{head}"),
-        Ring::Sessions(user) => format!("s:{user}"),
-    }
+/// What instances tell each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Heard {
+    Ring(Ring),
+    /// Someone is typing; the users to tell.
+    Typing(Typing, Vec<UserId>),
 }
 
-fn decode(payload: &[u8]) -> Option<Ring> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let mut parts = text.split(':');
-    let ring = match (parts.next()?, parts.next()?.parse().ok().map(UserId)?) {
-        ("h", user) => Ring::Head(user, parts.next()?.parse().ok()?),
-        ("s", user) => Ring::Sessions(user),
+/// Space-separated items: `h:<user>:<head>`, `s:<user>`, `t:<conversation>:<user>:<to,...>`.
+fn encode(heard: &[Heard]) -> String {
+    let items: Vec<String> = heard
+        .iter()
+        .map(|item| match item {
+            Heard::Ring(Ring::Head(user, head)) => format!("h:{user}:{head}"),
+            Heard::Ring(Ring::Sessions(user)) => format!("s:{user}"),
+            Heard::Typing(Typing { conversation, user }, to) => {
+                let to: Vec<String> = to.iter().map(ToString::to_string).collect();
+                format!("t:{conversation}:{user}:{}", to.join(","))
+            }
+        })
+        .collect();
+    items.join(" ")
+}
+
+/// The items of a payload; anything unreadable is skipped.
+fn decode(payload: &[u8]) -> Vec<Heard> {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return Vec::new();
+    };
+    text.split(' ').filter_map(decode_one).collect()
+}
+
+fn decode_one(item: &str) -> Option<Heard> {
+    let id = |part: Option<&str>| part?.parse::<i64>().ok();
+    let mut parts = item.split(':');
+    let heard = match parts.next()? {
+        "h" => Heard::Ring(Ring::Head(UserId(id(parts.next())?), id(parts.next())?)),
+        "s" => Heard::Ring(Ring::Sessions(UserId(id(parts.next())?))),
+        "t" => {
+            let conversation = ConversationId(id(parts.next())?);
+            let user = UserId(id(parts.next())?);
+            let to = parts
+                .next()?
+                .split(',')
+                .map(|to| to.parse().ok().map(UserId))
+                .collect::<Option<Vec<_>>>()?;
+            Heard::Typing(Typing { conversation, user }, to)
+        }
         _ => return None,
     };
-    parts.next().is_none().then_some(ring)
+    parts.next().is_none().then_some(heard)
 }
 
 #[cfg(test)]
@@ -255,13 +387,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rings_survive_the_wire_and_garbage_is_ignored() {
-        for ring in [Ring::Head(UserId(7), 42), Ring::Sessions(UserId(3))] {
-            assert_eq!(decode(encode(ring).as_bytes()), Some(ring));
+    fn what_is_heard_survives_the_wire_and_garbage_is_ignored() {
+        let typing = Typing {
+            conversation: ConversationId(9),
+            user: UserId(2),
+        };
+        let heard = vec![
+            Heard::Ring(Ring::Head(UserId(7), 42)),
+            Heard::Ring(Ring::Sessions(UserId(3))),
+            Heard::Typing(typing, vec![UserId(1), UserId(3)]),
+        ];
+        assert_eq!(decode(encode(&heard).as_bytes()), heard);
+        for garbage in [
+            "", "h:1", "h:x:2", "s:1:2", "x:1", "h:1:2:3", "t:1:2", "t:1:2:x",
+        ] {
+            assert_eq!(decode(garbage.as_bytes()), vec![], "{garbage}");
         }
-        for garbage in ["", "h:1", "h:x:2", "s:1:2", "x:1", "h:1:2:3"] {
-            assert_eq!(decode(garbage.as_bytes()), None, "{garbage}");
-        }
+        // One bad item does not spoil the others.
+        let mixed = decode(b"h:1:2 junk s:4");
+        assert_eq!(mixed.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn typing_reaches_only_the_users_named() {
+        let doorbell = Doorbell::new(None);
+        let mut alice = doorbell.listen(UserId(1));
+        let mut bob = doorbell.listen(UserId(2));
+        let typing = Typing {
+            conversation: ConversationId(5),
+            user: UserId(3),
+        };
+        doorbell.typing(typing, &[UserId(1)]).await;
+        assert_eq!(alice.typing.try_recv().unwrap(), typing);
+        assert!(bob.typing.try_recv().is_err());
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use missive_store::ConflictKind;
+use missive_store::{ConflictKind, Refusal};
 
 use crate::core::CoreError;
 pub use crate::core::input::{FieldError, Invalid, JsonSyntax, Loc, Problem};
@@ -21,19 +21,24 @@ pub enum ErrorCode {
     CurrentPasswordIncorrect,
     EmailTaken,
     Forbidden,
+    GroupFull,
     IdempotencyKeyReused,
     InternalError,
     InvalidCredentials,
     InvalidRefreshToken,
     InvalidToken,
     MalformedJson,
+    MemberNotFound,
     MessageDeleted,
     MessageNotFound,
     MethodNotAllowed,
     NoMessages,
+    NotAGroup,
+    NotAllowed,
     NotAuthenticated,
     NotFound,
     NotMessageSender,
+    NoticeUnchangeable,
     PayloadTooLarge,
     RateLimited,
     RecipientNotFound,
@@ -341,12 +346,36 @@ impl From<CoreError> for ApiError {
             CoreError::MessageDeleted => {
                 Self::conflict(C::MessageDeleted, "The message has been deleted")
             }
+            CoreError::Notice => Self::conflict(
+                C::NoticeUnchangeable,
+                "A notice of a change to a group cannot be edited or deleted",
+            ),
+            CoreError::Refused(refusal) => refused(refusal),
             CoreError::IdempotencyKeyReused => Self::Unprocessable {
                 code: C::IdempotencyKeyReused,
                 detail: "This Idempotency-Key was already used for a different request",
             },
             CoreError::Unavailable => Self::Unavailable,
             CoreError::Internal => Self::Internal,
+        }
+    }
+}
+
+/// A change to a group that its rules refuse.
+fn refused(refusal: Refusal) -> ApiError {
+    use ErrorCode as C;
+    match refusal {
+        Refusal::NotAGroup => ApiError::conflict(
+            C::NotAGroup,
+            "Only a group has members to add or remove, roles and a title",
+        ),
+        Refusal::NotAllowed => {
+            ApiError::forbidden(C::NotAllowed, "Your role in this group does not allow this")
+        }
+        Refusal::NoSuchUser => ApiError::not_found(C::UserNotFound, "User not found"),
+        Refusal::NoSuchMember => ApiError::not_found(C::MemberNotFound, "Member not found"),
+        Refusal::Full => {
+            ApiError::conflict(C::GroupFull, "The group has as many members as it may have")
         }
     }
 }

@@ -77,42 +77,44 @@ pub enum ConversationChange {
         seq: i64,
         by: UserId,
     },
-    /// `user`'s read position moved to `seq`.
+    /// `user`'s read position moved from `from` to `seq`.
     Read {
         user: UserId,
+        from: i64,
+        seq: i64,
+    },
+    /// `member` joined a group; `message` is the notice at `seq`.
+    MemberAdded {
+        member: UserId,
+        message: MessageId,
+        seq: i64,
+    },
+    /// `member` left or was removed (the notice's kind says which). Its `members` still
+    /// include them: their stream hears of it, and nothing after.
+    MemberRemoved {
+        member: UserId,
+        message: MessageId,
+        seq: i64,
+    },
+    /// `member`'s role changed.
+    RoleChanged {
+        member: UserId,
+        message: MessageId,
+        seq: i64,
+    },
+    /// The group was renamed.
+    Renamed {
+        message: MessageId,
         seq: i64,
     },
 }
 
-/// What kind of conversation it is. Direct conversations are the only kind so far; the
-/// column and this type are where others join.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConversationKind {
-    /// Between two users (or one user and themselves), one per pair.
-    Direct,
-}
-
-impl ConversationKind {
-    /// The value stored in `conversations.kind`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Direct => "direct",
-        }
-    }
-}
-
-/// A `conversations.kind` this version does not know (written by a newer one).
-#[derive(Debug, thiserror::Error)]
-#[error("unknown conversation kind {0:?}")]
-pub struct UnknownKind(String);
-
-impl TryFrom<String> for ConversationKind {
-    type Error = UnknownKind;
-
-    fn try_from(value: String) -> Result<Self, UnknownKind> {
-        match value.as_str() {
-            "direct" => Ok(Self::Direct),
-            _ => Err(UnknownKind(value)),
-        }
+crate::models::stored_names! {
+    /// What kind of conversation it is.
+    pub enum ConversationKind as "conversation kind" {
+        /// Between two users (or one user and themselves), one per pair.
+        Direct = "direct",
+        /// Any number of members with roles, a title, and notices of its changes.
+        Group = "group",
     }
 }

@@ -5,10 +5,10 @@
 
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::sql::{change_in, conversation_columns, not_hidden_from, unread_count_of};
+use crate::sql::{change_in, conversation_columns, decode, not_hidden_from, unread_count_of};
 use crate::{
-    Changes, Conversation, ConversationChange, ConversationSummary, Message, ReadState, SqlStore,
-    StoreError, Timestamp,
+    Changes, Conversation, ConversationChange, ConversationSummary, Message, Profile, ReadState,
+    SqlStore, StoreError, Timestamp,
 };
 
 /// Conversations as their members see them.
@@ -65,7 +65,7 @@ pub(crate) fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
-fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
@@ -140,7 +140,7 @@ impl ConversationStore for SqlStore {
         let row: Option<SummaryRow> = on_pool!(self, p => {
             sqlx::query_as(ONE_FOR_MEMBER).bind(user).bind(conversation_id).fetch_optional(p).await
         })?;
-        Ok(row.map(SummaryRow::into_summary))
+        Ok(row.map(SummaryRow::into_summary).transpose()?)
     }
 
     /// Up to `limit` of the user's conversations with activity before `after` (an
@@ -157,28 +157,33 @@ impl ConversationStore for SqlStore {
                 .bind(user).bind(activity).bind(id).bind(limit)
                 .fetch_all(p).await
         })?;
-        Ok(rows.into_iter().map(SummaryRow::into_summary).collect())
+        let summaries = rows.into_iter().map(SummaryRow::into_summary);
+        Ok(summaries.collect::<Result<_, _>>()?)
     }
 }
 
-// A conversation as member `$1` sees it: its peer (the other member; oneself in notes to
-// self), unread count and newest message not hidden from them. Followed by a WHERE on
-// `cm`/`c`.
+// A conversation as member `$1` sees it: its kind, title, size and the member's role; for a
+// direct one its peer (the other member; oneself in notes to self); the unread count and the
+// newest message not hidden from them. Followed by a WHERE on `cm`/`c`.
 macro_rules! summary_select {
     () => {
         concat!(
-            "SELECT c.id, c.created_at, c.last_seq, \
-             COALESCE(c.last_message_at, c.created_at) AS activity_at, cm.last_read_seq, ",
+            "SELECT c.id, c.kind, c.title, c.created_at, c.last_seq, \
+             COALESCE(c.last_message_at, c.created_at) AS activity_at, cm.last_read_seq, cm.role, ",
             unread_count_of!("cm"),
             " AS unread_count, \
+             (SELECT COUNT(*) FROM conversation_members n WHERE n.conversation_id = c.id) \
+                 AS member_count, \
              p.id AS peer_id, p.username AS peer_username, p.full_name AS peer_full_name, \
              lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, \
              lm.content AS lm_content, lm.created_at AS lm_created_at, \
-             lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at \
+             lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at, lm.kind AS lm_kind, \
+             lm.subject_id AS lm_subject_id \
              FROM conversation_members cm \
              JOIN conversations c ON c.id = cm.conversation_id \
-             LEFT JOIN conversation_members pm ON pm.conversation_id = c.id AND pm.user_id <> cm.user_id \
-             JOIN users p ON p.id = COALESCE(pm.user_id, cm.user_id) \
+             LEFT JOIN users p ON c.kind = 'direct' AND p.id = COALESCE((SELECT pm.user_id \
+                 FROM conversation_members pm WHERE pm.conversation_id = c.id \
+                 AND pm.user_id <> cm.user_id LIMIT 1), cm.user_id) \
              LEFT JOIN messages lm ON lm.id = (SELECT m.id FROM messages m \
                  WHERE m.conversation_id = c.id AND ",
             not_hidden_from!("$1"),
@@ -199,13 +204,17 @@ const ONE_FOR_MEMBER: &str = concat!(summary_select!(), "WHERE cm.user_id = $1 A
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: ConversationId,
+    kind: String,
+    title: Option<String>,
     created_at: Timestamp,
     last_seq: i64,
     activity_at: Timestamp,
     last_read_seq: i64,
+    role: String,
     unread_count: i64,
-    peer_id: UserId,
-    peer_username: String,
+    member_count: i64,
+    peer_id: Option<UserId>,
+    peer_username: Option<String>,
     peer_full_name: Option<String>,
     lm_id: Option<MessageId>,
     lm_seq: Option<i64>,
@@ -214,17 +223,20 @@ struct SummaryRow {
     lm_created_at: Option<Timestamp>,
     lm_edited_at: Option<Timestamp>,
     lm_deleted_at: Option<Timestamp>,
+    lm_kind: Option<String>,
+    lm_subject_id: Option<UserId>,
 }
 
 impl SummaryRow {
-    fn into_summary(self) -> ConversationSummary {
+    fn into_summary(self) -> Result<ConversationSummary, sqlx::Error> {
         let last_message = match (
             self.lm_id,
             self.lm_seq,
             self.lm_sender_id,
             self.lm_created_at,
+            self.lm_kind,
         ) {
-            (Some(id), Some(seq), Some(sender_id), Some(created_at)) => Some(Message {
+            (Some(id), Some(seq), Some(sender_id), Some(created_at), Some(kind)) => Some(Message {
                 id,
                 conversation_id: self.id,
                 seq,
@@ -233,14 +245,26 @@ impl SummaryRow {
                 created_at,
                 edited_at: self.lm_edited_at,
                 deleted_at: self.lm_deleted_at,
+                kind: decode(kind)?,
+                subject_id: self.lm_subject_id,
             }),
             _ => None,
         };
-        ConversationSummary {
+        let peer = match (self.peer_id, self.peer_username) {
+            (Some(id), Some(username)) => Some(Profile {
+                id,
+                username,
+                full_name: self.peer_full_name,
+            }),
+            _ => None,
+        };
+        Ok(ConversationSummary {
             id: self.id,
-            peer_id: self.peer_id,
-            peer_username: self.peer_username,
-            peer_full_name: self.peer_full_name,
+            kind: decode(self.kind)?,
+            peer,
+            title: self.title,
+            member_count: self.member_count,
+            role: decode(self.role)?,
             created_at: self.created_at,
             activity_at: self.activity_at,
             last_seq: self.last_seq,
@@ -249,6 +273,6 @@ impl SummaryRow {
                 unread_count: self.unread_count,
             },
             last_message,
-        }
+        })
     }
 }

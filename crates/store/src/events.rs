@@ -7,45 +7,28 @@
 
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::{ConversationChange, Message, SqlStore, StoreError, Timestamp};
+use crate::sql::decode;
+use crate::{ConversationChange, ConversationKind, Message, SqlStore, StoreError, Timestamp};
 
-/// What happened, as events name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EventKind {
-    ConversationCreated,
-    MessageCreated,
-    MessageEdited,
-    MessageDeleted,
-    /// Only in the stream of the member who hid the message.
-    MessageHidden,
-    ConversationRead,
-}
-
-impl EventKind {
-    /// The event's `type`, as stored and as clients see it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::ConversationCreated => "conversation.created",
-            Self::MessageCreated => "message.created",
-            Self::MessageEdited => "message.edited",
-            Self::MessageDeleted => "message.deleted",
-            Self::MessageHidden => "message.hidden",
-            Self::ConversationRead => "conversation.read",
-        }
-    }
-
-    fn from_column(value: &str) -> Result<Self, sqlx::Error> {
-        const ALL: [EventKind; 6] = [
-            EventKind::ConversationCreated,
-            EventKind::MessageCreated,
-            EventKind::MessageEdited,
-            EventKind::MessageDeleted,
-            EventKind::MessageHidden,
-            EventKind::ConversationRead,
-        ];
-        ALL.into_iter()
-            .find(|kind| kind.as_str() == value)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown event kind {value:?}").into()))
+crate::models::stored_names! {
+    /// What happened, as events name it (each event's `type`).
+    pub enum EventKind as "event kind" {
+        ConversationCreated = "conversation.created",
+        MessageCreated = "message.created",
+        MessageEdited = "message.edited",
+        MessageDeleted = "message.deleted",
+        /// Only in the stream of the member who hid the message.
+        MessageHidden = "message.hidden",
+        /// In a direct conversation, to both members; in a group, to the reader and to the
+        /// senders of the messages the move newly covers.
+        ConversationRead = "conversation.read",
+        MemberAdded = "member.added",
+        /// Also to the member removed (or who left): the last event of the group they get.
+        MemberRemoved = "member.removed",
+        /// A member's role changed.
+        MemberUpdated = "member.updated",
+        /// The group was renamed.
+        ConversationUpdated = "conversation.updated",
     }
 }
 
@@ -53,20 +36,28 @@ impl EventKind {
 pub(crate) struct EventFacts {
     pub kind: EventKind,
     pub message: Option<MessageId>,
-    pub actor: Option<UserId>,
+    /// The member the event is about: whose read position moved, who joined or left.
+    pub user: Option<UserId>,
     pub read_seq: Option<i64>,
-    /// `Some(user)`: only that member's stream; `None`: every member's.
+    /// `Some(user)`: only that member's stream, and the streams of the senders of the
+    /// messages in `senders_between` (exclusive, inclusive); `None`: every member's.
     pub only: Option<UserId>,
+    pub senders_between: Option<(i64, i64)>,
 }
 
 impl EventFacts {
-    pub fn of(change: &ConversationChange) -> Self {
+    pub fn of(change: &ConversationChange, conversation: ConversationKind) -> Self {
         let facts = |kind, message| Self {
             kind,
             message,
-            actor: None,
+            user: None,
             read_seq: None,
             only: None,
+            senders_between: None,
+        };
+        let about = |kind, message, member| Self {
+            user: Some(member),
+            ..facts(kind, Some(message))
         };
         match *change {
             ConversationChange::Created => facts(EventKind::ConversationCreated, None),
@@ -83,16 +74,34 @@ impl EventFacts {
                 only: Some(by),
                 ..facts(EventKind::MessageHidden, Some(message))
             },
-            ConversationChange::Read { user, seq } => Self {
-                actor: Some(user),
+            // A group's receipts go only where they mean something: to the reader's other
+            // devices and to whoever wrote what was just read. (To every member, a group of
+            // a thousand would store a million events per message read by all.)
+            ConversationChange::Read { user, from, seq } => Self {
+                user: Some(user),
                 read_seq: Some(seq),
+                only: (conversation == ConversationKind::Group).then_some(user),
+                senders_between: (conversation == ConversationKind::Group).then_some((from, seq)),
                 ..facts(EventKind::ConversationRead, None)
             },
+            ConversationChange::MemberAdded {
+                member, message, ..
+            } => about(EventKind::MemberAdded, message, member),
+            ConversationChange::MemberRemoved {
+                member, message, ..
+            } => about(EventKind::MemberRemoved, message, member),
+            ConversationChange::RoleChanged {
+                member, message, ..
+            } => about(EventKind::MemberUpdated, message, member),
+            ConversationChange::Renamed { message, .. } => {
+                facts(EventKind::ConversationUpdated, Some(message))
+            }
         }
     }
 }
 
-// The users a conversation's events go to: its members, or only `$2` when that is set.
+// The users a conversation's events go to: its members; or, when `$2` is set, only `$2`
+// and the senders of the texts with `seq` in `($3, $4]`.
 macro_rules! recipients {
     ($column:literal) => {
         concat!(
@@ -100,7 +109,10 @@ macro_rules! recipients {
             " IN (SELECT cm.user_id FROM conversation_members cm WHERE cm.conversation_id = $1) \
              AND ($2 IS NULL OR ",
             $column,
-            " = $2)"
+            " = $2 OR ",
+            $column,
+            " IN (SELECT m.sender_id FROM messages m WHERE m.conversation_id = $1 \
+                 AND m.seq > $3 AND m.seq <= $4 AND m.kind = 'text'))"
         )
     };
 }
@@ -119,34 +131,42 @@ pub(crate) const BUMP_HEADS: &str = concat!(
 pub(crate) const APPEND: &str = concat!(
     "INSERT INTO events \
      (user_id, seq, kind, conversation_id, message_id, actor_id, read_seq, created_at) \
-     SELECT h.user_id, h.head, $3, $1, $4, $5, $6, $7 FROM event_heads h WHERE ",
+     SELECT h.user_id, h.head, $5, $1, $6, $7, $8, $9 FROM event_heads h WHERE ",
     recipients!("h.user_id"),
     " RETURNING user_id, seq"
 );
 
 /// Appends the events of `$what` (a [`ConversationChange`]) in conversation `$conversation`
-/// inside transaction `$tx` on pool `$p`, and evaluates to the `(user, seq)` of each.
+/// of kind `$kind` inside transaction `$tx` on pool `$p`, and evaluates to the `(user, seq)`
+/// of each.
 macro_rules! append_events {
-    ($p:expr, $tx:expr, $conversation:expr, $what:expr) => {{
-        let facts = $crate::events::EventFacts::of($what);
+    ($p:expr, $tx:expr, $conversation:expr, $kind:expr, $what:expr) => {{
+        let facts = $crate::events::EventFacts::of($what, $kind);
+        let (from, to) = facts.senders_between.unzip();
         if $crate::sql::Dialect::is_postgres($p) {
             sqlx::query($crate::events::LOCK_HEADS_PG)
                 .bind($conversation)
                 .bind(facts.only)
+                .bind(from)
+                .bind(to)
                 .execute(&mut *$tx)
                 .await?;
         }
         sqlx::query($crate::events::BUMP_HEADS)
             .bind($conversation)
             .bind(facts.only)
+            .bind(from)
+            .bind(to)
             .execute(&mut *$tx)
             .await?;
         let mut appended: Vec<($crate::UserId, i64)> = sqlx::query_as($crate::events::APPEND)
             .bind($conversation)
             .bind(facts.only)
+            .bind(from)
+            .bind(to)
             .bind(facts.kind.as_str())
             .bind(facts.message)
-            .bind(facts.actor)
+            .bind(facts.user)
             .bind(facts.read_seq)
             .bind($crate::Timestamp::now())
             .fetch_all(&mut *$tx)
@@ -171,8 +191,9 @@ pub struct Event {
     pub message: Option<Message>,
     /// The reader has hidden this message: show its id, not its content.
     pub hidden_from_reader: bool,
-    /// `conversation.read`: whose read position moved, and to where.
-    pub reader: Option<UserId>,
+    /// The member it is about: whose read position moved (`conversation.read`), who
+    /// joined, left or changed role (`member.*`).
+    pub user: Option<UserId>,
     pub read_seq: Option<i64>,
 }
 
@@ -210,7 +231,8 @@ const HEAD: &str = "SELECT head FROM event_heads WHERE user_id = $1";
 const OLDEST: &str = "SELECT MIN(seq) FROM events WHERE user_id = $1";
 const AFTER: &str = "SELECT e.seq, e.kind, e.conversation_id, e.created_at, e.actor_id, \
     e.read_seq, m.id, m.conversation_id AS m_conversation_id, m.seq AS m_seq, m.sender_id, \
-    m.content, m.created_at AS m_created_at, m.edited_at, m.deleted_at, \
+    m.content, m.created_at AS m_created_at, m.edited_at, m.deleted_at, m.kind AS m_kind, \
+    m.subject_id, \
     EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = e.message_id \
         AND h.user_id = e.user_id) AS hidden \
     FROM events e LEFT JOIN messages m ON m.id = e.message_id \
@@ -245,6 +267,8 @@ struct EventRow {
     m_created_at: Option<Timestamp>,
     edited_at: Option<Timestamp>,
     deleted_at: Option<Timestamp>,
+    m_kind: Option<String>,
+    subject_id: Option<UserId>,
     hidden: bool,
 }
 
@@ -256,29 +280,37 @@ impl EventRow {
             self.m_seq,
             self.sender_id,
             self.m_created_at,
+            self.m_kind,
         ) {
-            (Some(id), Some(conversation_id), Some(seq), Some(sender_id), Some(created_at)) => {
-                Some(Message {
-                    id,
-                    conversation_id,
-                    seq,
-                    sender_id,
-                    content: self.content.unwrap_or_default(),
-                    created_at,
-                    edited_at: self.edited_at,
-                    deleted_at: self.deleted_at,
-                })
-            }
+            (
+                Some(id),
+                Some(conversation_id),
+                Some(seq),
+                Some(sender_id),
+                Some(created_at),
+                Some(kind),
+            ) => Some(Message {
+                id,
+                conversation_id,
+                seq,
+                sender_id,
+                content: self.content.unwrap_or_default(),
+                created_at,
+                edited_at: self.edited_at,
+                deleted_at: self.deleted_at,
+                kind: decode(kind)?,
+                subject_id: self.subject_id,
+            }),
             _ => None,
         };
         Ok(Event {
             seq: self.seq,
-            kind: EventKind::from_column(&self.kind)?,
+            kind: decode(self.kind)?,
             conversation_id: self.conversation_id,
             at: self.created_at,
             message,
             hidden_from_reader: self.hidden,
-            reader: self.actor_id,
+            user: self.actor_id,
             read_seq: self.read_seq,
         })
     }

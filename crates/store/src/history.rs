@@ -42,7 +42,7 @@ pub trait HistoryStore {
 // The recipient of a direct message is the other member (the sender, in notes to self).
 const OF_USER: &str = concat!(
     "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.created_at, \
-     m.edited_at, m.deleted_at, COALESCE((SELECT o.user_id FROM conversation_members o \
+     m.edited_at, m.deleted_at, m.kind, m.subject_id, COALESCE((SELECT o.user_id FROM conversation_members o \
          WHERE o.conversation_id = m.conversation_id AND o.user_id <> m.sender_id), m.sender_id) \
          AS recipient_id \
      FROM messages m JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct' \

@@ -1,4 +1,4 @@
-//! Persistence for missive: users, sessions, conversations and messages.
+//! Persistence for missive: users, sessions, conversations (direct and groups) and messages.
 //!
 //! One SQL store ([`SqlStore`]) whose queries are written once and run on both SQLite and
 //! PostgreSQL. Its methods are grouped by area in traits, each declared beside its SQL
@@ -13,6 +13,7 @@ mod error;
 mod events;
 #[cfg(feature = "testing")]
 mod faults;
+mod groups;
 mod history;
 mod ids;
 mod messages;
@@ -30,13 +31,14 @@ pub use error::{ConflictKind, StoreError};
 pub use events::{Event, EventKind, EventPage, EventStore};
 #[cfg(feature = "testing")]
 pub use faults::{Fault, Faults};
+pub use groups::{GroupStore, Refusal, Ruled};
 pub use history::HistoryStore;
 pub use ids::{ConversationId, MessageId, SessionId, UserId};
 pub use messages::MessageStore;
 pub use models::{
     AccountChanges, Altered, Conversation, ConversationSummary, DirectMessage, HistoryWindow,
-    Idempotency, Message, MessageWindow, NewUser, ReadState, RefreshOutcome, SendOutcome, Session,
-    SessionUser, Timestamp, User,
+    Idempotency, Member, Message, MessageKind, MessageWindow, NewUser, Profile, ReadState,
+    RefreshOutcome, Role, SendOutcome, Session, SessionUser, Timestamp, UnknownName, User,
 };
 pub use pool::{Backend, DbPool, PoolSettings, SqliteSync};
 pub use read_state::ReadStateStore;
@@ -47,8 +49,8 @@ pub use users::UserStore;
 /// The store's traits, for calling its methods: `use missive_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ConversationStore, EventStore, HistoryStore, MessageStore, ReadStateStore, SessionStore,
-        UserStore,
+        ConversationStore, EventStore, GroupStore, HistoryStore, MessageStore, ReadStateStore,
+        SessionStore, UserStore,
     };
 }
 

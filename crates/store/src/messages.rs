@@ -5,10 +5,10 @@
 use crate::conversations::{ConversationStore, ordered};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, DbPool, on_pool, on_writer};
-use crate::sql::{Dialect, caller_is_member, change_in, message_select};
+use crate::sql::{Dialect, caller_is_member, change_in, decode, message_select, next_seq};
 use crate::{
     Altered, Change, Changes, ConversationChange, ConversationKind, DirectMessage, Idempotency,
-    Message, SendOutcome, SqlStore, StoreError, Timestamp,
+    Message, MessageKind, SendOutcome, SqlStore, StoreError, Timestamp,
 };
 
 /// Messages: sending, editing, deleting and hiding.
@@ -42,6 +42,12 @@ pub trait MessageStore {
         id: MessageId,
         viewer: UserId,
     ) -> Result<Option<(Message, Vec<(String, Timestamp)>)>, StoreError>;
+    /// The kind of conversation a message is in, if `viewer` is a member of it.
+    async fn message_conversation_kind(
+        &self,
+        id: MessageId,
+        viewer: UserId,
+    ) -> Result<Option<ConversationKind>, StoreError>;
     /// Replaces a message's content, keeping the old version: see [`Altered`]. `NotFound`
     /// unless `editor` is a member of its conversation.
     async fn edit_message(
@@ -63,30 +69,15 @@ pub trait MessageStore {
 
 // Taking the next seq locks the conversation row (and on SQLite the database, via BEGIN
 // IMMEDIATE), so concurrent sends queue here and commit in sequence order with no gaps. The
-// pair form needs no membership check: the pair are the members.
-//
-// The message's time is taken here too, under the lock: the clock reading from before the
-// wait, or a microsecond after the previous message if that is later. So `created_at` rises
-// with `seq`, and the conversation's activity time (its newest message's) never goes back.
-macro_rules! next_seq {
-    ($conversation:expr) => {
-        concat!(
-            "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = CASE \
-             WHEN $3 > COALESCE(last_message_at, 0) THEN $3 ELSE last_message_at + 1 END \
-             WHERE ",
-            $conversation,
-            " RETURNING id, last_seq, kind, last_message_at"
-        )
-    };
-}
-const NEXT_SEQ_BY_PAIR: &str = next_seq!("direct_low = $1 AND direct_high = $2");
+// pair form needs no membership check: the pair are the members. (See `next_seq!`.)
+const NEXT_SEQ_BY_PAIR: &str = next_seq!("direct_low = $1 AND direct_high = $2", "$3");
 // Conversation `$1`, if the sender `$2` is one of its members.
 macro_rules! by_id_for_member {
     () => {
         concat!("id = $1 AND ", caller_is_member!())
     };
 }
-const NEXT_SEQ_BY_ID: &str = next_seq!(by_id_for_member!());
+const NEXT_SEQ_BY_ID: &str = next_seq!(by_id_for_member!(), "$3");
 // PostgreSQL only: take the seq, insert, and append the members' events (their heads locked
 // in ascending user id, as `append_events!` does) in one statement (one round trip, atomic
 // on its own, the row locks held until it commits), for sends without an idempotency key. SQLite
@@ -95,7 +86,7 @@ macro_rules! send_in_one_statement {
     ($conversation:expr) => {
         concat!(
             "WITH slot AS (",
-            next_seq!($conversation),
+            next_seq!($conversation, "$3"),
             "), sent AS (INSERT INTO messages (conversation_id, seq, sender_id, content, created_at) \
              SELECT id, last_seq, $4, $5, last_message_at FROM slot RETURNING id), \
              locked AS (SELECT h.user_id FROM event_heads h WHERE h.user_id IN \
@@ -115,7 +106,14 @@ macro_rules! send_in_one_statement {
     };
 }
 const SEND_BY_PAIR_PG: &str = send_in_one_statement!("direct_low = $1 AND direct_high = $2");
-const SEND_BY_ID_PG: &str = send_in_one_statement!(by_id_for_member!());
+// Direct conversations only: their members never change, so the members this statement's
+// snapshot sees are the ones it commits with. A group's membership may change while a send
+// waits for the conversation's row lock, so its sends take the transaction below, which reads
+// the members again once it holds that lock.
+const SEND_BY_ID_PG: &str =
+    send_in_one_statement!(concat!(by_id_for_member!(), " AND kind = 'direct'"));
+const IS_MEMBER: &str =
+    "SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (conversation_id, seq, sender_id, content, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
 // Claims an idempotency key for this request; nothing comes back if it was claimed before (on
@@ -142,6 +140,9 @@ macro_rules! member_message {
     };
 }
 const FOR_MEMBER: &str = member_message!();
+const KIND_FOR_MEMBER: &str = "SELECT c.kind FROM messages m \
+    JOIN conversations c ON c.id = m.conversation_id \
+    JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $2 WHERE m.id = $1";
 // The row an edit or delete changes, locked against concurrent ones so no version is lost.
 // SQLite has no FOR UPDATE; its write transaction already excludes other writers.
 // NO KEY: hides and versions, whose rows point at the message, need not wait for it.
@@ -168,6 +169,9 @@ macro_rules! own_message {
             .fetch_optional(&mut *$tx)
             .await?;
         let message = current.ok_or(StoreError::NotFound)?;
+        if message.kind != MessageKind::Text {
+            return Ok((Altered::Notice, Vec::new()));
+        }
         if message.sender_id != $user {
             return Ok((Altered::NotSender, Vec::new()));
         }
@@ -212,6 +216,8 @@ fn created(slot: &Slot, id: MessageId, sender: UserId, content: &str) -> Message
         created_at: sent_at,
         edited_at: None,
         deleted_at: None,
+        kind: MessageKind::Text,
+        subject_id: None,
     }
 }
 
@@ -294,6 +300,17 @@ impl MessageStore for SqlStore {
             tx.commit().await?;
             found
         }))
+    }
+
+    async fn message_conversation_kind(
+        &self,
+        id: MessageId,
+        viewer: UserId,
+    ) -> Result<Option<ConversationKind>, StoreError> {
+        let kind: Option<String> = on_pool!(self, p => {
+            sqlx::query_scalar(KIND_FOR_MEMBER).bind(id).bind(viewer).fetch_optional(p).await
+        })?;
+        Ok(kind.map(decode).transpose()?)
     }
 
     async fn edit_message(
@@ -389,21 +406,15 @@ impl SqlStore {
             .bind(content)
             .fetch_optional(pool)
             .await?;
-            let (conversation, seq, kind, sent_at, id, members, recipients, positions) =
-                sent.ok_or(StoreError::NotFound)?;
-            let slot = (conversation, seq, kind, sent_at);
-            let message = created(&slot, id, sender, content);
-            let change = Change::Conversation {
-                conversation,
-                kind: ConversationKind::try_from(slot.2)
-                    .map_err(|err| sqlx::Error::Decode(err.into()))?,
-                members: members.into_iter().map(UserId).collect(),
-                what: message_created(&message),
-                events: recipients.into_iter().map(UserId).zip(positions).collect(),
-            };
-            return Ok((SendOutcome::Created(message), vec![change]));
+            match (sent, target) {
+                (Some(sent), _) => return sent_in_one_statement(sent, sender, content),
+                (None, Target::Pair(..)) => return Err(StoreError::NotFound),
+                // No such conversation, not a member, or a group: the transaction below.
+                (None, Target::Conversation(_)) => {}
+            }
         }
         on_writer!(self, p => {
+
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
                 let claimed: Option<UserId> = sqlx::query_scalar(CLAIM_KEY)
@@ -450,7 +461,13 @@ impl SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
             let slot = slot.ok_or(StoreError::NotFound)?;
-            let (conversation_id, seq, _, sent_at) = slot;
+            let (conversation_id, seq, ref kind, sent_at) = slot;
+            // Holding the conversation's row now, look again: a removal that committed while
+            // this send waited for it (PostgreSQL checked membership before the wait).
+            if kind == ConversationKind::Group.as_str() {
+                sqlx::query(IS_MEMBER).bind(conversation_id).bind(sender)
+                    .fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
+            }
             let id: MessageId = sqlx::query_scalar(INSERT_MESSAGE)
                 .bind(conversation_id).bind(seq).bind(sender).bind(content).bind(sent_at)
                 .fetch_one(&mut *tx).await?;
@@ -464,4 +481,27 @@ impl SqlStore {
             Ok((SendOutcome::Created(message), vec![change]))
         })
     }
+}
+
+/// The answer of a one-statement send (PostgreSQL), as a send's outcome and change.
+fn sent_in_one_statement(
+    sent: SentRow,
+    sender: UserId,
+    content: &str,
+) -> Result<(SendOutcome, Changes), StoreError> {
+    let (conversation, seq, kind, sent_at, id, members, recipients, positions) = sent;
+    let message = created(
+        &(conversation, seq, String::new(), sent_at),
+        id,
+        sender,
+        content,
+    );
+    let change = Change::Conversation {
+        conversation,
+        kind: decode(kind)?,
+        members: members.into_iter().map(UserId).collect(),
+        what: message_created(&message),
+        events: recipients.into_iter().map(UserId).zip(positions).collect(),
+    };
+    Ok((SendOutcome::Created(message), vec![change]))
 }

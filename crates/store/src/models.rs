@@ -4,6 +4,82 @@ use chrono::{DateTime, Utc};
 
 use crate::{ConversationId, ConversationKind, MessageId, SessionId, UserId};
 
+/// A stored name that this version does not know (written by a newer one).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownName {
+    pub(crate) what: &'static str,
+    pub(crate) value: String,
+}
+
+/// Closed sets of names stored as text: each value's name, and back.
+macro_rules! stored_names {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident as $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        $vis enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl $name {
+            /// The name as stored, and as clients see it.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)* }
+            }
+
+            /// The value a name stands for, if any.
+            pub fn parse(value: &str) -> Option<Self> {
+                match value { $($text => Some(Self::$variant),)* _ => None }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::models::UnknownName;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value).ok_or($crate::models::UnknownName { what: $what, value })
+            }
+        }
+    };
+}
+pub(crate) use stored_names;
+
+stored_names! {
+    /// What a message is: what a member wrote, or a notice the service wrote about a change
+    /// to a group, in the conversation's `seq` order.
+    pub enum MessageKind as "message kind" {
+        Text = "text",
+        /// The group was created (its sender is the owner).
+        GroupCreated = "group.created",
+        /// Its sender added its subject.
+        MemberAdded = "member.added",
+        /// Its sender removed its subject.
+        MemberRemoved = "member.removed",
+        /// Its sender left.
+        MemberLeft = "member.left",
+        /// Its subject's role became the notice's content (made so by its sender, or on the
+        /// last owner leaving).
+        RoleChanged = "member.role_changed",
+        /// Its sender renamed the group to the notice's content.
+        Renamed = "conversation.renamed",
+    }
+}
+
+stored_names! {
+    /// A member's standing in a group. Owners and admins add and remove members and rename;
+    /// only an owner changes roles. Direct conversations' members are all `Member`.
+    pub enum Role as "role" {
+        Owner = "owner",
+        Admin = "admin",
+        Member = "member",
+    }
+}
+
+impl Role {
+    /// Adds and removes members, renames the group.
+    pub fn manages(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
 /// A point in time as unix microseconds: stored as a 64-bit integer so that both backends
 /// compare and order it the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
@@ -70,7 +146,7 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-/// A conversation (for now always a direct one: see [`ConversationKind`]).
+/// A conversation: direct (a pair) or a group.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Conversation {
     pub id: ConversationId,
@@ -80,17 +156,42 @@ pub struct Conversation {
     pub created_at: Timestamp,
 }
 
+/// What anyone may see of a user.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Profile {
+    pub id: UserId,
+    pub username: String,
+    pub full_name: Option<String>,
+}
+
+/// A member of a conversation, as the other members see them.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Member {
+    #[sqlx(flatten)]
+    pub user: Profile,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub joined_at: Timestamp,
+    pub last_read_seq: i64,
+}
+
 /// A message as its readers see it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub seq: i64,
+    /// The member who wrote it, or who made the change a notice is about.
     pub sender_id: UserId,
+    /// A notice's content: the new title or role it announces, else empty.
     pub content: String,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub deleted_at: Option<Timestamp>,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
+    /// The member a notice is about (`None` for text, and once their account is gone).
+    pub subject_id: Option<UserId>,
 }
 
 /// A message of a direct conversation with its recipient: the other member (the sender
@@ -111,6 +212,8 @@ pub enum Altered {
     Done(Message),
     /// Only the sender may change a message for everyone.
     NotSender,
+    /// A notice about a change to a group: nobody edits or deletes those.
+    Notice,
     /// The message was deleted: it cannot be edited any more.
     Deleted,
 }
@@ -204,9 +307,14 @@ pub struct ReadState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConversationSummary {
     pub id: ConversationId,
-    pub peer_id: UserId,
-    pub peer_username: String,
-    pub peer_full_name: Option<String>,
+    pub kind: ConversationKind,
+    /// Direct: the other member (oneself in notes to self). `None` for a group.
+    pub peer: Option<Profile>,
+    /// A group's name (`None` for a direct conversation).
+    pub title: Option<String>,
+    pub member_count: i64,
+    /// The reader's role.
+    pub role: Role,
     pub created_at: Timestamp,
     /// The last message's time, or the creation time for an empty conversation.
     pub activity_at: Timestamp,

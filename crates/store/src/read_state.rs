@@ -32,6 +32,8 @@ const READ_STATE: &str = concat!(
     " AS unread_count FROM conversation_members cm \
      WHERE cm.conversation_id = $1 AND cm.user_id = $2"
 );
+const POSITION: &str = "SELECT last_read_seq FROM conversation_members \
+    WHERE conversation_id = $1 AND user_id = $2";
 // Forward only, and never past the conversation's last message: no row changes when the
 // position would not move. Written with CASE because GREATEST/LEAST (PostgreSQL) and scalar
 // MAX/MIN (SQLite) are not shared.
@@ -77,6 +79,9 @@ impl ReadStateStore for SqlStore {
     ) -> Result<(ReadState, Changes), StoreError> {
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
+            let from: Option<i64> = sqlx::query_scalar(POSITION).bind(conversation_id).bind(user)
+                .fetch_optional(&mut *tx).await?;
+            let from = from.ok_or(StoreError::NotFound)?;
             let moved = sqlx::query(ADVANCE).bind(conversation_id).bind(user).bind(seq)
                 .execute(&mut *tx).await?.rows_affected();
             let row: Option<ReadRow> = sqlx::query_as(READ_STATE).bind(conversation_id)
@@ -85,7 +90,7 @@ impl ReadStateStore for SqlStore {
             let changes = if moved == 0 {
                 Vec::new()
             } else {
-                let what = ConversationChange::Read { user, seq: state.last_read_seq };
+                let what = ConversationChange::Read { user, from, seq: state.last_read_seq };
                 vec![change_in!(p, tx, conversation_id, what)]
             };
             tx.commit().await?;

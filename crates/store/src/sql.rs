@@ -9,10 +9,32 @@ use crate::{Change, ConversationChange, ConversationId, ConversationKind, UserId
 macro_rules! message_select {
     () => {
         "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.created_at, \
-         m.edited_at, m.deleted_at FROM messages m "
+         m.edited_at, m.deleted_at, m.kind, m.subject_id FROM messages m "
     };
 }
 pub(crate) use message_select;
+
+/// Takes a conversation's next `seq` (`$conversation`: a condition on `conversations`),
+/// locking its row until the transaction ends, so that messages commit in `seq` order with no
+/// gaps. The message's time is taken here too, under the lock: the clock reading bound at
+/// `$now` (taken before the wait), or a microsecond after the previous message if that is
+/// later. So `created_at` rises with `seq`, and the conversation's activity time (its newest
+/// message's) never goes back. Returns `id, last_seq, kind, last_message_at`.
+macro_rules! next_seq {
+    ($conversation:expr, $now:literal) => {
+        concat!(
+            "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = CASE \
+             WHEN ",
+            $now,
+            " > COALESCE(last_message_at, 0) THEN ",
+            $now,
+            " ELSE last_message_at + 1 END WHERE ",
+            $conversation,
+            " RETURNING id, last_seq, kind, last_message_at"
+        )
+    };
+}
+pub(crate) use next_seq;
 
 /// A conversation's kind and members, one row per member: what a write reports as changed.
 pub(crate) const MEMBERS: &str = "SELECT c.kind, cm.user_id FROM conversations c \
@@ -29,31 +51,44 @@ macro_rules! change_in {
             .bind(conversation)
             .fetch_all(&mut *$tx)
             .await?;
-        let events = $crate::events::append_events!($p, $tx, conversation, &what);
-        $crate::sql::conversation_change(conversation, rows, what, events)?
+        let kind = $crate::sql::conversation_kind(&rows)?;
+        let events = $crate::events::append_events!($p, $tx, conversation, kind, &what);
+        $crate::sql::conversation_change(conversation, kind, rows, what, events)
     }};
 }
 pub(crate) use change_in;
 
+/// The conversation's kind, from the rows of [`MEMBERS`] (none: it has no members left).
+pub(crate) fn conversation_kind(
+    rows: &[(String, UserId)],
+) -> Result<ConversationKind, sqlx::Error> {
+    let (kind, _) = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+    decode(kind.clone())
+}
+
+/// A stored name as the value it stands for (a name this version does not know is a
+/// decoding error, as a malformed column would be).
+pub(crate) fn decode<T: TryFrom<String, Error = crate::models::UnknownName>>(
+    value: String,
+) -> Result<T, sqlx::Error> {
+    T::try_from(value).map_err(|err| sqlx::Error::Decode(err.into()))
+}
+
 /// Builds a conversation's [`Change`] from the rows of [`MEMBERS`].
 pub(crate) fn conversation_change(
     conversation: ConversationId,
+    kind: ConversationKind,
     rows: Vec<(String, UserId)>,
     what: ConversationChange,
     events: Vec<(UserId, i64)>,
-) -> Result<Change, sqlx::Error> {
-    let kind = rows
-        .first()
-        .map(|(kind, _)| kind.clone())
-        .ok_or(sqlx::Error::RowNotFound)?;
-    let kind = ConversationKind::try_from(kind).map_err(|err| sqlx::Error::Decode(err.into()))?;
-    Ok(Change::Conversation {
+) -> Change {
+    Change::Conversation {
         conversation,
         kind,
         members: rows.into_iter().map(|(_, user)| user).collect(),
         what,
         events,
-    })
+    }
 }
 
 /// A condition: the user bound at `$2` is a member of the conversation bound at `$1`.
@@ -77,8 +112,8 @@ macro_rules! not_hidden_from {
 }
 pub(crate) use not_hidden_from;
 
-/// The unread count of the member row aliased `$member`: messages from others after its read
-/// position, not deleted, not hidden from it.
+/// The unread count of the member row aliased `$member`: texts from others after its read
+/// position, not deleted, not hidden from it (a group's notices are not counted).
 macro_rules! unread_count_of {
     ($member:literal) => {
         concat!(
@@ -90,7 +125,7 @@ macro_rules! unread_count_of {
             ".last_read_seq AND m.sender_id <> ",
             $member,
             ".user_id \
-             AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h \
+             AND m.kind = 'text' AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h \
              WHERE h.message_id = m.id AND h.user_id = ",
             $member,
             ".user_id))"

@@ -1,7 +1,8 @@
 //! [`SqlStore`]: the one store, on SQLite or PostgreSQL. Its methods are grouped by area in
 //! traits ([`UserStore`](crate::UserStore), [`SessionStore`](crate::SessionStore),
 //! [`ConversationStore`](crate::ConversationStore), [`MessageStore`](crate::MessageStore),
-//! [`HistoryStore`](crate::HistoryStore), [`ReadStateStore`](crate::ReadStateStore)), each
+//! [`HistoryStore`](crate::HistoryStore), [`ReadStateStore`](crate::ReadStateStore),
+//! [`GroupStore`](crate::GroupStore), [`EventStore`](crate::EventStore)), each
 //! declared and implemented, with its SQL, in its own file.
 
 use crate::pool::on_pool;

@@ -2,7 +2,8 @@
 //! (compact JSON), so the store crate needs no serialization of its own.
 
 use missive_store::{
-    ConversationId, DirectMessage, Message, MessageId, Page, SessionUser, Timestamp, User, UserId,
+    ConversationId, DirectMessage, Message, MessageId, MessageKind, Page, SessionUser, Timestamp,
+    User, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +140,9 @@ impl From<MessageDto> for DirectMessage {
                 created_at: Timestamp(message.created_at),
                 edited_at: message.edited_at.map(Timestamp),
                 deleted_at: message.deleted_at.map(Timestamp),
+                // Only direct conversations' texts are cached (the Chat Service's pages).
+                kind: MessageKind::Text,
+                subject_id: None,
             },
             recipient_id: message.recipient_id,
         }
@@ -205,6 +209,8 @@ mod tests {
                 created_at: Timestamp(1_700_000_000_000_000),
                 edited_at: Some(Timestamp(1_700_000_000_000_001)),
                 deleted_at: None,
+                kind: MessageKind::Text,
+                subject_id: None,
             },
             recipient_id: UserId(2),
         };

@@ -141,7 +141,13 @@ pub async fn retire(cache: &dyn Cache, changes: &[Change]) {
                 ..
             } => match what {
                 // A new conversation has no messages, and read positions are in no entry.
-                ConversationChange::Created | ConversationChange::Read { .. } => {}
+                // (Membership changes happen in groups only.)
+                ConversationChange::Created
+                | ConversationChange::Read { .. }
+                | ConversationChange::MemberAdded { .. }
+                | ConversationChange::MemberRemoved { .. }
+                | ConversationChange::RoleChanged { .. }
+                | ConversationChange::Renamed { .. } => {}
                 ConversationChange::MessageCreated { .. }
                 | ConversationChange::MessageEdited { .. }
                 | ConversationChange::MessageDeleted { .. }
@@ -151,6 +157,12 @@ pub async fn retire(cache: &dyn Cache, changes: &[Change]) {
                     }
                 }
             },
+            // No entry holds anything of a group: the compatibility faces show direct
+            // conversations only.
+            Change::Conversation {
+                kind: ConversationKind::Group,
+                ..
+            } => {}
         }
     }
     if !stale.is_empty() {

@@ -162,6 +162,29 @@ impl MessageContent {
     }
 }
 
+/// A group's title: 1 to 100 characters once trimmed, no NUL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupTitle(String);
+
+impl GroupTitle {
+    pub const MAX: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let title = raw.trim();
+        if let Some(problem) = chars_problem(title, 1, Self::MAX) {
+            return Err(FieldError::body("title", problem));
+        }
+        if title.contains('\0') {
+            return Err(FieldError::body("title", Problem::Nul));
+        }
+        Ok(Self(title.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An optional display name: at most 200 characters, no NUL; blank means none.
 pub fn parse_full_name(raw: Option<String>) -> Result<Option<String>, FieldError> {
     let Some(name) = raw.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {

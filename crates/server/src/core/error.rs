@@ -1,7 +1,7 @@
 //! `CoreError`: every way a use case can fail, one closed set. `http` maps it to its answers
 //! with an exhaustive match, so a new failure cannot reach a client unmapped.
 
-use missive_store::{ConflictKind, StoreError};
+use missive_store::{ConflictKind, Refusal, StoreError};
 
 use super::input::Invalid;
 use crate::auth::PasswordError;
@@ -35,6 +35,12 @@ pub enum CoreError {
     NotSender,
     #[error("message deleted")]
     MessageDeleted,
+    /// A group's notice of a change: nobody edits or deletes it.
+    #[error("notices cannot be changed")]
+    Notice,
+    /// A change to a group that its rules refuse.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
     #[error("idempotency key reused for another request")]
     IdempotencyKeyReused,
     /// The database is unreachable, or password hashing is saturated: retry shortly.

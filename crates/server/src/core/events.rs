@@ -15,8 +15,8 @@ pub const MAX_PAGE: i64 = 1000;
 /// One event as a client gets it.
 pub struct LiveEvent {
     pub event: Event,
-    /// `conversation.created`: the conversation as the reader sees it now (`None` if it is
-    /// gone again).
+    /// `conversation.created`, `conversation.updated` and `member.*`: the conversation as
+    /// the reader sees it now (`None` if it is gone, or they are no longer in it).
     pub conversation: Option<ConversationSummary>,
 }
 
@@ -58,12 +58,20 @@ impl Core {
         let mut events = Vec::with_capacity(page.events.len());
         for event in page.events {
             let conversation = match event.kind {
-                EventKind::ConversationCreated => {
+                EventKind::ConversationCreated
+                | EventKind::ConversationUpdated
+                | EventKind::MemberAdded
+                | EventKind::MemberRemoved
+                | EventKind::MemberUpdated => {
                     self.store()
                         .conversation_summary(event.conversation_id, user)
                         .await?
                 }
-                _ => None,
+                EventKind::MessageCreated
+                | EventKind::MessageEdited
+                | EventKind::MessageDeleted
+                | EventKind::MessageHidden
+                | EventKind::ConversationRead => None,
             };
             events.push(LiveEvent {
                 event,

@@ -3,8 +3,8 @@
 
 use missive_store::prelude::*;
 use missive_store::{
-    Altered, Change, ConversationId, DirectMessage, HistoryWindow, Idempotency, Message, MessageId,
-    MessageWindow, Page, SendOutcome, Timestamp, UserId,
+    Altered, Change, ConversationId, ConversationKind, DirectMessage, HistoryWindow, Idempotency,
+    Message, MessageId, MessageWindow, Page, SendOutcome, Timestamp, UserId,
 };
 use sha2::{Digest, Sha256};
 
@@ -114,13 +114,19 @@ impl Core {
         Ok(message)
     }
 
-    /// As [`Self::edit_message`], for a face that shows a direct message with its recipient.
+    /// As [`Self::edit_message`], for a face that shows a direct message with its recipient:
+    /// a group's message is not one it can see (`NotFound`).
     pub async fn edit_direct_message(
         &self,
         id: MessageId,
         editor: UserId,
         content: &MessageContent,
     ) -> Result<DirectMessage, CoreError> {
+        // A conversation's kind never changes, so this holds for the edit below too.
+        let kind = self.store().message_conversation_kind(id, editor).await?;
+        if kind != Some(ConversationKind::Direct) {
+            return Err(CoreError::NotFound);
+        }
         let (message, members) = self.edit(id, editor, content).await?;
         let recipient_id = members.into_iter().find(|member| *member != editor);
         Ok(DirectMessage {
@@ -206,6 +212,7 @@ fn altered(outcome: Altered) -> Result<Message, CoreError> {
         Altered::Done(message) => Ok(message),
         Altered::NotSender => Err(CoreError::NotSender),
         Altered::Deleted => Err(CoreError::MessageDeleted),
+        Altered::Notice => Err(CoreError::Notice),
     }
 }
 

@@ -14,6 +14,7 @@ mod conversations;
 pub mod domain;
 mod error;
 mod events;
+mod groups;
 pub mod input;
 mod messages;
 mod sessions;
@@ -64,6 +65,8 @@ struct Policy {
     event_retention: Duration,
     /// Longest message, in characters.
     max_message_chars: usize,
+    /// Most members a group may have.
+    max_group_members: usize,
 }
 
 impl Core {
@@ -87,6 +90,7 @@ impl Core {
                 idempotency_ttl: config.idempotency_ttl,
                 event_retention: config.event_retention,
                 max_message_chars: config.max_message_chars,
+                max_group_members: config.max_group_members,
             },
             tasks,
         }))

@@ -66,6 +66,10 @@ pub const V1_SEND: Rule = per_user("v1.send", 60);
 pub const V1_EDIT: Rule = per_user("v1.edit", 30);
 pub const V1_DELETE: Rule = per_user("v1.delete", 30);
 pub const V1_READ: Rule = per_user("v1.read", 120);
+/// Creating groups and changing them: members, roles, titles.
+pub const V1_GROUP: Rule = per_user("v1.group", 60);
+/// `POST .../typing` (notices are coalesced anyway; this bounds the membership checks).
+pub const V1_TYPING: Rule = per_user("v1.typing", 120);
 /// Failed logins per client IP, on every login route together: tokens work on every face, so
 /// one unguarded login route would undo the others.
 pub const FAILED_LOGINS: Rule = Rule {
@@ -94,6 +98,8 @@ const CATALOGUE: &[Rule] = &[
     V1_EDIT,
     V1_DELETE,
     V1_READ,
+    V1_GROUP,
+    V1_TYPING,
 ];
 
 /// A per-minute rule counted by user: the routes a signed-in user calls.

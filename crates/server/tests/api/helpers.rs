@@ -102,6 +102,7 @@ pub fn test_config(db: &TestDb) -> Config {
         access_token_ttl: Duration::from_secs(1800),
         bind: "127.0.0.1:0".parse().unwrap(),
         max_message_chars: 2000,
+        max_group_members: 1000,
         max_body_bytes: 65_536,
         cors_origins: CorsOrigins::Any,
         db_max_connections: 8,

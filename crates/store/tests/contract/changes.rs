@@ -383,16 +383,20 @@ async fn mark_read_reports_where_the_position_moved_and_nothing_when_it_did_not(
         let (_, in_empty) = store.mark_read(empty, bob.id, 1).await.must(b);
 
         // Opened and three messages (alice and bob at 4), then bob opened one with carol.
-        let read = |seq, alices, bobs| {
-            let what = ConversationChange::Read { user: bob.id, seq };
+        let read = |from, seq, alices, bobs| {
+            let what = ConversationChange::Read {
+                user: bob.id,
+                from,
+                seq,
+            };
             let events = [(alice.id, alices), (bob.id, bobs)];
             vec![direct(convo, &[alice.id, bob.id], what, &events)]
         };
         let expected = [
-            (2, 2, read(2, 5, 6)),
+            (2, 2, read(0, 2, 5, 6)),
             (1, 2, vec![]),
             (2, 2, vec![]),
-            (99, 3, read(3, 6, 7)),
+            (99, 3, read(2, 3, 6, 7)),
             (99, 3, vec![]),
             (-1, 3, vec![]),
         ];

@@ -18,7 +18,11 @@ async fn peers_seen(
     let mut seen = Vec::new();
     for user in asking {
         let summary = store.conversation_summary(conversation, user.id).await;
-        seen.push(summary.must(store.backend()).map(|s| s.peer_id));
+        seen.push(
+            summary
+                .must(store.backend())
+                .map(|s| s.peer.as_ref().map(|p| p.id).unwrap()),
+        );
     }
     seen
 }
@@ -177,11 +181,19 @@ async fn each_member_sees_the_conversation_with_their_own_read_position_and_othe
         let current = find(&store, alice.id, bob.id).await.must(b);
         assert_eq!((current.id, current.last_seq), (convo.id, 3), "{b:?}");
         let alices = as_alice.must(b).must(b);
-        let seen = (alices.id, alices.last_seq, alices.peer_id);
+        let seen = (
+            alices.id,
+            alices.last_seq,
+            alices.peer.as_ref().map(|p| p.id).unwrap(),
+        );
         assert_eq!(seen, (current.id, 3, bob.id), "{b:?}: alice's view");
         assert_eq!(alices.read.last_read_seq, 0, "{b:?}: alice read nothing");
         let bobs = as_bob.must(b).must(b);
-        let seen = (bobs.id, bobs.last_seq, bobs.peer_id);
+        let seen = (
+            bobs.id,
+            bobs.last_seq,
+            bobs.peer.as_ref().map(|p| p.id).unwrap(),
+        );
         assert_eq!(seen, (current.id, 3, alice.id), "{b:?}: bob's view");
         assert_eq!(bobs.read.last_read_seq, 2, "{b:?}: bob's read position");
         assert_eq!(read_state(&store, convo.id, &bob).await, bobs.read, "{b:?}");
@@ -235,7 +247,8 @@ async fn conversation_list_names_the_peer_from_either_side() {
         let bobs = listed(&store, &bob, 10).await;
 
         let peer = |c: &ConversationSummary| {
-            (c.peer_id, c.peer_username.clone(), c.peer_full_name.clone())
+            let peer = c.peer.clone().expect("a direct conversation has a peer");
+            (peer.id, peer.username, peer.full_name)
         };
         let alice_as_peer: (UserId, String, Option<String>) =
             (alice.id, "alice".into(), Some("alice Example".into()));

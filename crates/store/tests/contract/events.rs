@@ -55,7 +55,7 @@ fn read_back(page: &EventPage) -> Vec<Fact> {
             e.kind,
             e.conversation_id,
             message,
-            e.reader,
+            e.user,
             e.read_seq,
         )
     };
@@ -77,6 +77,10 @@ fn kind_of(what: &ConversationChange) -> EventKind {
         ConversationChange::MessageDeleted { .. } => EventKind::MessageDeleted,
         ConversationChange::MessageHidden { .. } => EventKind::MessageHidden,
         ConversationChange::Read { .. } => EventKind::ConversationRead,
+        ConversationChange::MemberAdded { .. } => EventKind::MemberAdded,
+        ConversationChange::MemberRemoved { .. } => EventKind::MemberRemoved,
+        ConversationChange::RoleChanged { .. } => EventKind::MemberUpdated,
+        ConversationChange::Renamed { .. } => EventKind::ConversationUpdated,
     }
 }
 
@@ -108,8 +112,18 @@ fn reported<'a>(changes: impl IntoIterator<Item = &'a Change>) -> BTreeMap<UserI
             ConversationChange::MessageCreated { message, .. }
             | ConversationChange::MessageEdited { message, .. }
             | ConversationChange::MessageDeleted { message, .. }
-            | ConversationChange::MessageHidden { message, .. } => (Some(message), None, None),
-            ConversationChange::Read { user, seq } => (None, Some(user), Some(seq)),
+            | ConversationChange::MessageHidden { message, .. }
+            | ConversationChange::Renamed { message, .. } => (Some(message), None, None),
+            ConversationChange::Read { user, seq, .. } => (None, Some(user), Some(seq)),
+            ConversationChange::MemberAdded {
+                member, message, ..
+            }
+            | ConversationChange::MemberRemoved {
+                member, message, ..
+            }
+            | ConversationChange::RoleChanged {
+                member, message, ..
+            } => (Some(message), Some(member), None),
         };
         for (user, seq) in events {
             let fact = (
@@ -274,7 +288,7 @@ async fn every_conversation_write_appends_one_event_per_concerned_member() {
         ];
         assert_eq!(about, expected, "{b:?}: the message each is about");
         for events in [&alices.events[4], &bobs.events[4]] {
-            let read = (events.reader, events.read_seq);
+            let read = (events.user, events.read_seq);
             assert_eq!(read, (Some(alice.id), Some(1)), "{b:?}: who read, to where");
         }
         let others = alices
@@ -283,7 +297,7 @@ async fn every_conversation_write_appends_one_event_per_concerned_member() {
             .chain(&bobs.events)
             .filter(|e| e.kind != ConversationRead);
         for event in others {
-            let read = (event.reader, event.read_seq);
+            let read = (event.user, event.read_seq);
             assert_eq!(
                 read,
                 (None, None),

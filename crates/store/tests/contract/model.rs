@@ -83,6 +83,7 @@ fn check_altered(
         Altered::Done(_) => Answer::Done,
         Altered::NotSender => Answer::NotSender,
         Altered::Deleted => Answer::Deleted,
+        Altered::Notice => panic!("{b:?}: {op}: a direct conversation has no notices"),
     };
     let actual = (answer, changes.len());
     assert_eq!(actual, expected, "{b:?}: {op}: {changes:?}");

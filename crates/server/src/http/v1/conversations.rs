@@ -1,10 +1,9 @@
-//! `/v1/conversations`: opening direct conversations, listing them by recent activity, and
-//! moving the caller's read position. A non-member is told a conversation does not exist.
+//! `/v1/conversations`: opening direct conversations and creating groups, listing them by
+//! recent activity, renaming groups, and moving the caller's read position. A non-member is
+//! told a conversation does not exist. (Members: `members.rs`.)
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use missive_store::{ConversationId, ConversationSummary, Timestamp, UserId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -13,10 +12,11 @@ use utoipa_axum::routes;
 
 use super::dto::{ConversationOut, ConversationPage, ReadOut};
 use super::{TAG_CONVERSATIONS, path_id};
-use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
+use crate::core::domain::GroupTitle;
+use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs, Problem};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
-use crate::http::paging::page_limit;
+use crate::http::paging::{page_limit, read_time_cursor, time_cursor};
 use crate::http::rate_limit::limited;
 use crate::limits::rules;
 use crate::state::AppState;
@@ -33,14 +33,61 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(limited(routes!(open), &[rules::V1_OPEN]))
         .routes(routes!(list))
         .routes(routes!(by_id))
+        .routes(limited(routes!(rename), &[rules::V1_GROUP]))
         .routes(limited(routes!(mark_read), &[rules::V1_READ]))
 }
 
+/// `{"peer_id": N}` opens the direct conversation with user N; `{"kind": "group", "title":
+/// "...", "member_ids": [...]}` creates a group.
 #[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"peer_id": 2}))]
+#[schema(example = json!({"kind": "group", "title": "Release crew", "member_ids": [2, 3]}))]
 pub struct OpenConversation {
-    /// The other user; the caller's own id opens their notes to self.
-    peer_id: i64,
+    /// `direct` (the default) or `group`.
+    #[schema(example = "direct")]
+    kind: Option<String>,
+    /// Direct: the other user; the caller's own id opens their notes to self.
+    peer_id: Option<i64>,
+    /// Group: its name, 1 to 100 characters.
+    title: Option<String>,
+    /// Group: its members besides the caller, who owns it.
+    member_ids: Option<Vec<i64>>,
+}
+
+/// What a request to open a conversation asks for.
+enum Opening {
+    Direct(UserId),
+    Group(GroupTitle, Vec<UserId>),
+}
+
+impl OpenConversation {
+    fn parse(self) -> Result<Opening, ApiError> {
+        match self.kind.as_deref() {
+            None | Some("direct") => {
+                let peer = self
+                    .peer_id
+                    .ok_or_else(|| FieldError::body("peer_id", Problem::Missing))?;
+                Ok(Opening::Direct(UserId(peer)))
+            }
+            Some("group") => {
+                let title = self
+                    .title
+                    .ok_or_else(|| FieldError::body("title", Problem::Missing))?;
+                let members = self.member_ids.unwrap_or_default();
+                Ok(Opening::Group(
+                    GroupTitle::parse(&title)?,
+                    members.into_iter().map(UserId).collect(),
+                ))
+            }
+            Some(_) => Err(FieldError::new("kind", "must be 'direct' or 'group'").into()),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"title": "Release crew"}))]
+pub struct Rename {
+    /// 1 to 100 characters.
+    title: String,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -61,25 +108,30 @@ pub struct MarkRead {
     seq: i64,
 }
 
-/// The direct conversation with `peer_id`, opened if there is none yet: 201 when this request
-/// opened it, 200 when it already existed.
+/// The direct conversation with `peer_id`, opened if there is none yet (201 when this request
+/// opened it, 200 when it already existed); or a new group (201) owned by the caller, with
+/// `member_ids` as members (at most `MISSIVE_MAX_GROUP_MEMBERS` in all).
 #[utoipa::path(post, path = "/v1/conversations", tag = TAG_CONVERSATIONS,
     request_body = OpenConversation, security(("bearer" = [])),
     responses(
-        (status = 201, body = ConversationOut, description = "Opened now"),
+        (status = 201, body = ConversationOut, description = "Opened or created now"),
         (status = 200, body = ConversationOut, description = "Already open"),
         (status = 404, body = ErrorBody, description = "`user_not_found`"),
+        (status = 422, body = ErrorBody, description = "No `peer_id`, bad `title`, too many members"),
     ))]
 async fn open(
     State(state): State<AppState>,
     AuthUser { user, .. }: AuthUser,
     Json(body): Json<OpenConversation>,
 ) -> Result<(StatusCode, Json<ConversationOut>), ApiError> {
-    let (summary, created) = state
-        .core()
-        .open_direct(user.id, UserId(body.peer_id))
-        .await
-        .not_found_as(USER_NOT_FOUND)?;
+    let (summary, created) = match body.parse()? {
+        Opening::Direct(peer) => state.core().open_direct(user.id, peer).await,
+        Opening::Group(title, members) => {
+            let group = state.core().create_group(user.id, &title, &members).await;
+            group.map(|group| (group, true))
+        }
+    }
+    .not_found_as(USER_NOT_FOUND)?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -139,6 +191,32 @@ async fn by_id(
     Ok(Json(summary.into()))
 }
 
+/// Rename a group (its owner and admins). Every member's stream gets `conversation.updated`,
+/// and the history a `conversation.renamed` notice.
+#[utoipa::path(patch, path = "/v1/conversations/{id}", tag = TAG_CONVERSATIONS,
+    params(("id" = i64, Path, minimum = 1)), request_body = Rename, security(("bearer" = [])),
+    responses(
+        (status = 200, body = ConversationOut),
+        (status = 403, body = ErrorBody, description = "`not_allowed`: a plain member"),
+        (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
+        (status = 409, body = ErrorBody, description = "`not_a_group`"),
+    ))]
+async fn rename(
+    State(state): State<AppState>,
+    AuthUser { user, .. }: AuthUser,
+    Path(id): Path<String>,
+    Json(body): Json<Rename>,
+) -> Result<Json<ConversationOut>, ApiError> {
+    let id = path_id(&id, CONVERSATION_NOT_FOUND)?;
+    let title = GroupTitle::parse(&body.title)?;
+    let summary = state
+        .core()
+        .rename_group(ConversationId(id), user.id, &title)
+        .await
+        .not_found_as(CONVERSATION_NOT_FOUND)?;
+    Ok(Json(summary.into()))
+}
+
 /// Mark everything up to `seq` as read. The position only moves forward, and never past the
 /// conversation's newest message.
 #[utoipa::path(post, path = "/v1/conversations/{id}/read", tag = TAG_CONVERSATIONS,
@@ -165,34 +243,12 @@ async fn mark_read(
     Ok(Json(read.into()))
 }
 
-/// The cursor after `summary`: opaque to clients, `<activity micros>.<id>` inside.
+/// The cursor after `summary`.
 fn encode_cursor(summary: &ConversationSummary) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{}", summary.activity_at.0, summary.id))
+    time_cursor(summary.activity_at, summary.id.get())
 }
 
 fn decode_cursor(cursor: &str) -> Result<(Timestamp, ConversationId), FieldError> {
-    let invalid = || FieldError::new("cursor", "is not a cursor this API gave out");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (activity, id) = text.split_once('.').ok_or_else(invalid)?;
-    let activity = activity.parse().map_err(|_| invalid())?;
-    let id = id.parse().map_err(|_| invalid())?;
-    Ok((Timestamp(activity), ConversationId(id)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_strangers_are_refused() {
-        let cursor = URL_SAFE_NO_PAD.encode("1700000000000000.42");
-        assert_eq!(
-            decode_cursor(&cursor),
-            Ok((Timestamp(1_700_000_000_000_000), ConversationId(42)))
-        );
-        for bad in ["", "!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("1.x")] {
-            assert!(decode_cursor(bad).is_err(), "{bad}");
-        }
-    }
+    let (activity, id) = read_time_cursor(cursor)?;
+    Ok((activity, ConversationId(id)))
 }

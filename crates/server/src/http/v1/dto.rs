@@ -2,7 +2,10 @@
 //! the API.
 
 use chrono::{DateTime, Utc};
-use missive_store::{ConversationSummary, Message, ReadState, Session, SessionId, Timestamp, User};
+use missive_store::{
+    ConversationKind, ConversationSummary, Member, Message, MessageKind, Profile, ReadState,
+    Session, SessionId, Timestamp, User, UserId,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -38,6 +41,16 @@ pub struct PublicUser {
     pub username: String,
     #[schema(required = true)]
     pub full_name: Option<String>,
+}
+
+impl From<Profile> for PublicUser {
+    fn from(user: Profile) -> Self {
+        Self {
+            id: user.id.get(),
+            username: user.username,
+            full_name: user.full_name,
+        }
+    }
 }
 
 impl From<User> for PublicUser {
@@ -89,7 +102,9 @@ impl SessionOut {
     }
 }
 
-/// A message. A deleted one keeps its `seq` with `deleted: true` and no content.
+/// A message. A deleted one keeps its `seq` with `deleted: true` and no content. In a group,
+/// changes to it are messages too (`kind` other than `text`, with a `notice`), so its history
+/// shows who joined, left, was removed or made admin, and renames, each at its place.
 #[derive(Serialize, ToSchema)]
 #[schema(as = V1Message)]
 pub struct MessageOut {
@@ -97,25 +112,61 @@ pub struct MessageOut {
     pub conversation_id: i64,
     /// Position in the conversation: 1, 2, 3... with no gaps, in the order messages were stored.
     pub seq: i64,
+    /// Who wrote it; for a notice, who made the change.
     pub sender_id: i64,
-    /// `null` when deleted.
+    /// `text`, or a group's notice: `group.created`, `member.added`, `member.removed`,
+    /// `member.left`, `member.role_changed`, `conversation.renamed`.
+    #[schema(example = "text")]
+    pub kind: &'static str,
+    /// `null` when deleted, and for notices.
     #[schema(required = true)]
     pub content: Option<String>,
+    /// Notices only: what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<NoticeOut>,
     pub created_at: DateTime<Utc>,
     #[schema(required = true)]
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
 }
 
+/// What a notice says changed.
+#[derive(Serialize, ToSchema)]
+pub struct NoticeOut {
+    /// The member it is about (added, removed, who left, whose role changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// `member.role_changed`: the new role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `conversation.renamed`: the new title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
 impl From<Message> for MessageOut {
     fn from(message: Message) -> Self {
         let deleted = message.deleted_at.is_some();
+        let (content, notice) = match message.kind {
+            MessageKind::Text => ((!deleted).then_some(message.content), None),
+            kind => {
+                let said = Some(message.content);
+                let notice = NoticeOut {
+                    user_id: message.subject_id.map(UserId::get),
+                    role: said.clone().filter(|_| kind == MessageKind::RoleChanged),
+                    title: said.filter(|_| kind == MessageKind::Renamed),
+                };
+                (None, Some(notice))
+            }
+        };
         Self {
             id: message.id.get(),
             conversation_id: message.conversation_id.get(),
             seq: message.seq,
             sender_id: message.sender_id.get(),
-            content: (!deleted).then_some(message.content),
+            kind: message.kind.as_str(),
+            content,
+            notice,
             created_at: message.created_at.to_datetime(),
             edited_at: message.edited_at.map(|at| at.to_datetime()),
             deleted,
@@ -128,7 +179,8 @@ impl From<Message> for MessageOut {
 pub struct ReadOut {
     /// 0 before anything was read.
     pub last_read_seq: i64,
-    /// Messages from the other member after `last_read_seq`, not deleted or hidden.
+    /// Messages from the other members after `last_read_seq`, not deleted or hidden (a
+    /// group's notices are not counted).
     pub unread_count: i64,
 }
 
@@ -141,11 +193,27 @@ impl From<ReadState> for ReadOut {
     }
 }
 
-/// A direct conversation as the caller sees it.
+/// A conversation as the caller sees it: direct (with its `peer`) or a group (with its
+/// `title`, `member_count` and the caller's `role`).
 #[derive(Serialize, ToSchema)]
 pub struct ConversationOut {
     pub id: i64,
-    pub peer: PublicUser,
+    /// `direct` or `group`.
+    #[schema(example = "direct")]
+    pub kind: &'static str,
+    /// Direct conversations: the other member (the caller, in notes to self).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PublicUser>,
+    /// Groups: its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Groups: how many members it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<i64>,
+    /// Groups: the caller's role, `owner`, `admin` or `member`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "member")]
+    pub role: Option<&'static str>,
     pub created_at: DateTime<Utc>,
     /// The newest message's time, or `created_at` for an empty conversation.
     pub last_activity_at: DateTime<Utc>,
@@ -160,13 +228,14 @@ pub struct ConversationOut {
 
 impl From<ConversationSummary> for ConversationOut {
     fn from(summary: ConversationSummary) -> Self {
+        let group = summary.kind == ConversationKind::Group;
         Self {
             id: summary.id.get(),
-            peer: PublicUser {
-                id: summary.peer_id.get(),
-                username: summary.peer_username,
-                full_name: summary.peer_full_name,
-            },
+            kind: summary.kind.as_str(),
+            peer: summary.peer.map(PublicUser::from),
+            title: summary.title,
+            member_count: group.then_some(summary.member_count),
+            role: group.then_some(summary.role.as_str()),
             created_at: summary.created_at.to_datetime(),
             last_activity_at: summary.activity_at.to_datetime(),
             last_message: summary.last_message.map(MessageOut::from),
@@ -182,6 +251,38 @@ impl From<ConversationSummary> for ConversationOut {
 pub struct ConversationPage {
     /// Most recent activity first.
     pub conversations: Vec<ConversationOut>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// A member of a conversation, as the other members see them.
+#[derive(Serialize, ToSchema)]
+pub struct MemberOut {
+    pub user: PublicUser,
+    /// `owner`, `admin` or `member`.
+    #[schema(example = "member")]
+    pub role: &'static str,
+    pub joined_at: DateTime<Utc>,
+    /// Their read position: the `seq` of the newest message they have read (a read receipt).
+    pub last_read_seq: i64,
+}
+
+impl From<Member> for MemberOut {
+    fn from(member: Member) -> Self {
+        Self {
+            user: member.user.into(),
+            role: member.role.as_str(),
+            joined_at: member.joined_at.to_datetime(),
+            last_read_seq: member.last_read_seq,
+        }
+    }
+}
+
+/// One page of a conversation's members, in the order they joined.
+#[derive(Serialize, ToSchema)]
+pub struct MemberPage {
+    pub members: Vec<MemberOut>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,

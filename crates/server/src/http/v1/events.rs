@@ -13,9 +13,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use missive_store::{Event, EventKind, UserId};
+use missive_store::{ConversationId, Event, EventKind, UserId};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,6 +24,7 @@ use super::TAG_EVENTS;
 use super::dto::{ConversationOut, MessageOut};
 use crate::auth::TokenSubject;
 use crate::core::{Batch, Core, CoreError, LiveEvent, MAX_EVENT_PAGE};
+use crate::doorbell::Typing;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query};
 use crate::http::paging::page_limit;
@@ -78,17 +79,20 @@ pub struct EventOut {
     kind: &'static str,
     conversation_id: i64,
     at: DateTime<Utc>,
-    /// `message.*` (not hidden): the message as it is now (a tombstone once deleted).
+    /// `message.*` (not hidden): the message as it is now (a tombstone once deleted);
+    /// `member.*`, `conversation.updated`: the group's notice of the change.
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<MessageOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_seq: Option<i64>,
-    /// `conversation.created`: the conversation as the caller sees it now.
+    /// `conversation.created`, `conversation.updated`, `member.*`: the conversation as the
+    /// caller sees it now (absent once they are no longer in it).
     #[serde(skip_serializing_if = "Option::is_none")]
     conversation: Option<ConversationOut>,
-    /// `conversation.read`: whose read position moved (the caller's own, or a peer's).
+    /// `conversation.read`: whose read position moved (the caller's own, or another
+    /// member's); `member.*`: who joined, left, was removed or changed role.
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,7 +113,7 @@ impl From<LiveEvent> for EventOut {
             at,
             message,
             hidden_from_reader,
-            reader,
+            user,
             read_seq,
         } = event;
         let hidden = hidden_from_reader || kind == EventKind::MessageHidden;
@@ -122,7 +126,7 @@ impl From<LiveEvent> for EventOut {
             message_id: None,
             message_seq: None,
             conversation: conversation.map(ConversationOut::from),
-            user_id: reader.map(UserId::get),
+            user_id: user.map(UserId::get),
             last_read_seq: read_seq,
         };
         match message {
@@ -169,13 +173,36 @@ impl Control {
     }
 }
 
-/// An event or a control frame.
+/// Someone else is typing in one of the caller's conversations: ephemeral (no `seq`, never
+/// replayed, dropped first when the client is behind). Show it for a few seconds.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[schema(as = V1Typing)]
+pub struct TypingOut {
+    #[serde(rename = "type")]
+    #[schema(example = "typing")]
+    kind: &'static str,
+    conversation_id: i64,
+    user_id: i64,
+}
+
+impl From<Typing> for TypingOut {
+    fn from(typing: Typing) -> Self {
+        Self {
+            kind: "typing",
+            conversation_id: typing.conversation.get(),
+            user_id: typing.user.get(),
+        }
+    }
+}
+
+/// An event, a control frame, or (streams only) a typing notice.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 #[schema(as = V1StreamItem)]
 pub enum Item {
     Event(Box<EventOut>),
     Control(Control),
+    Typing(TypingOut),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -292,7 +319,7 @@ async fn poll(
 
 /// Server-Sent Events: the caller's events after `after` (or `Last-Event-ID`), each as
 /// `id: <seq>`, `event: <type>`, `data: <json>`; then `event: ready` once caught up, then
-/// events as they happen. A comment line keeps the connection alive every 30 seconds. The
+/// events as they happen, and `event: typing` (no id) when another member types. A comment line keeps the connection alive every 30 seconds. The
 /// stream ends when the session does.
 #[utoipa::path(get, path = "/v1/events/stream", tag = TAG_EVENTS, operation_id = "v1_events_sse",
     params(StreamParams, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
@@ -323,6 +350,9 @@ async fn stream(
             Sent::Item(Item::Control(control)) => {
                 SseEvent::default().event(control.kind).json_data(control)
             }
+            Sent::Item(Item::Typing(typing)) => {
+                SseEvent::default().event(typing.kind).json_data(typing)
+            }
             Sent::End(_) => return None,
         };
         let sent = sent.unwrap_or_else(|_| SseEvent::default().comment("unencodable event"));
@@ -337,7 +367,8 @@ async fn stream(
 /// `{"type": "auth", "token": "<access token>"}` within 10 seconds, which keeps the token
 /// out of URLs and logs. The server pings every 30 seconds. Close codes: 4001 when the
 /// session ends or the token is refused (log in again), 1012 when the server restarts
-/// (reconnect with your cursor). Frames the client sends other than `auth` are ignored.
+/// (reconnect with your cursor). The client may send `{"type": "typing", "conversation_id":
+/// N}` while its user types; other frames are ignored.
 #[utoipa::path(get, path = "/v1/events/ws", tag = TAG_EVENTS, operation_id = "v1_events_ws",
     params(StreamParams),
     responses(
@@ -396,6 +427,17 @@ struct AuthFrame {
     token: String,
 }
 
+/// A frame a client sends once authenticated.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Typing { conversation_id: i64 },
+}
+
+/// Least time between two typing frames of one socket that are acted on (each costs a
+/// membership check); the ones between are dropped.
+const TYPING_FRAME_GAP: Duration = Duration::from_millis(250);
+
 async fn serve_socket(
     state: AppState,
     mut socket: WebSocket,
@@ -413,6 +455,7 @@ async fn serve_socket(
     let mut pings = tokio::time::interval(PING_INTERVAL);
     pings.tick().await;
     let mut heard_since_ping = true;
+    let mut last_typing: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             item = items.recv() => match item {
@@ -436,7 +479,17 @@ async fn serve_socket(
                     return;
                 }
                 None | Some(Err(_)) => return,
-                Some(Ok(_)) => heard_since_ping = true,
+                Some(Ok(frame)) => {
+                    heard_since_ping = true;
+                    if let Frame::Text(text) = frame
+                        && let Ok(ClientFrame::Typing { conversation_id }) = serde_json::from_str(text.as_str())
+                        && last_typing.is_none_or(|at| at.elapsed() >= TYPING_FRAME_GAP)
+                    {
+                        last_typing = Some(tokio::time::Instant::now());
+                        // Not a member: ignored, as the socket gives no answers.
+                        let _ = state.core().typing(subject.user_id, ConversationId(conversation_id)).await;
+                    }
+                }
             },
             _ = pings.tick() => {
                 if !heard_since_ping {
@@ -512,6 +565,7 @@ async fn run_stream(
 ) -> Option<End> {
     let user = subject.user_id;
     let mut listener = core.listen(user);
+    let mut hears_typing = true;
     let mut ready = false;
     let mut sessions = listener.bell.borrow_and_update().sessions;
     // The session may have ended between the request's check and `listen`.
@@ -557,17 +611,30 @@ async fn run_stream(
             send(items, Item::Control(Control::ready(head))).await?;
         }
         // Caught up: wait for a ring, the client leaving, or the periodic session check.
-        let recheck = tokio::select! {
-            changed = listener.bell.changed() => {
-                if changed.is_err() {
-                    // The bell is gone (not while this listener holds it; defensively):
-                    // fall back to reading on the recheck interval rather than spinning.
-                    tokio::time::sleep(SESSION_RECHECK).await;
-                }
-                changed.is_err()
-            },
-            () = items.closed() => return None,
-            () = tokio::time::sleep(SESSION_RECHECK) => true,
+        // Others' typing passes straight through meanwhile.
+        let recheck_at = tokio::time::sleep(SESSION_RECHECK);
+        tokio::pin!(recheck_at);
+        let recheck = loop {
+            tokio::select! {
+                changed = listener.bell.changed() => {
+                    if changed.is_err() {
+                        // The bell is gone (not while this listener holds it; defensively):
+                        // fall back to reading on the recheck interval rather than spinning.
+                        tokio::time::sleep(SESSION_RECHECK).await;
+                    }
+                    break changed.is_err();
+                },
+                () = items.closed() => return None,
+                () = &mut recheck_at => break true,
+                typing = listener.typing.recv(), if hears_typing => match typing {
+                    Ok(typing) if typing.user != user => {
+                        // Never waited for: a client that is behind loses typing first.
+                        let _ = items.try_send(Sent::Item(Item::Typing(typing.into())));
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => hears_typing = false,
+                },
+            }
         };
         let now = listener.bell.borrow_and_update().sessions;
         if (recheck || now != sessions) && session_ended(core, subject).await {

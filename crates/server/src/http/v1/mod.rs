@@ -1,10 +1,12 @@
 //! `/v1`: missive's own API. Sessions with rotating refresh tokens, users, direct
-//! conversations with gapless history, duplicate-safe sends, edits, deletes and read state.
+//! conversations and groups with gapless history, duplicate-safe sends, edits, deletes, read
+//! state and receipts, typing, and live events.
 
 mod auth;
 mod conversations;
 mod dto;
 mod events;
+mod members;
 mod messages;
 mod users;
 
@@ -18,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(conversations::routes())
+        .merge(members::routes())
         .merge(messages::routes())
 }
 
