@@ -110,8 +110,14 @@ const INSERT_MEMBER: &str = "INSERT INTO conversation_members \
 // The group's row, locked until the transaction ends (SQLite's one writer needs no lock).
 const LOCK_PG: &str = "SELECT kind FROM conversations WHERE id = $1 FOR UPDATE";
 const LOCK_SQLITE: &str = "SELECT kind FROM conversations WHERE id = $1";
+// Row locks, on PostgreSQL, are always taken in this order: the group's row, then the member
+// rows the change will write, then (in `change_in!`) the stream heads. Marking read takes a
+// member row, then heads; were a change to update a member row after taking the heads, the
+// two could wait on each other. So every member row a change writes is locked here, first.
 const ROLE_OF: &str =
     "SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
+const ROLE_OF_PG: &str = "SELECT role FROM conversation_members \
+    WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE";
 const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = $1";
 const COUNT: &str = "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = $1";
 const NOTICE_SLOT: &str = next_seq!("id = $1", "$2");
@@ -123,8 +129,9 @@ const SET_ROLE: &str =
 const DELETE_MEMBER: &str =
     "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
 const DELETE_GROUP: &str = "DELETE FROM conversations WHERE id = $1";
-// Who inherits a leaving owner's group: the longest-standing admin, else member.
-const SUCCESSOR: &str = "SELECT user_id FROM conversation_members WHERE conversation_id = $1 \
+// Who inherits the group of `$2`, its leaving owner: the longest-standing admin, else member.
+const SUCCESSOR: &str = "SELECT user_id FROM conversation_members \
+    WHERE conversation_id = $1 AND user_id <> $2 \
     ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined_at, user_id LIMIT 1";
 const TITLE: &str = "SELECT title FROM conversations WHERE id = $1";
 const RENAME: &str = "UPDATE conversations SET title = $2 WHERE id = $1";
@@ -148,7 +155,7 @@ macro_rules! standing {
             .bind($group)
             .fetch_optional(&mut *$tx)
             .await?;
-        let role = role_of!($tx, $group, $actor).ok_or(StoreError::NotFound)?;
+        let role = role_of!($p, $tx, $group, $actor).ok_or(StoreError::NotFound)?;
         if kind.as_deref() != Some(ConversationKind::Group.as_str()) {
             return Ok((Err(Refusal::NotAGroup), Vec::new()));
         }
@@ -156,10 +163,10 @@ macro_rules! standing {
     }};
 }
 
-/// `$user`'s role in `$group`, if a member, read in `$tx`.
+/// `$user`'s role in `$group`, if a member, read in `$tx` (on pool `$p`), their row locked.
 macro_rules! role_of {
-    ($tx:expr, $group:expr, $user:expr) => {{
-        let role: Option<String> = sqlx::query_scalar(ROLE_OF)
+    ($p:expr, $tx:expr, $group:expr, $user:expr) => {{
+        let role: Option<String> = sqlx::query_scalar($p.pick(ROLE_OF_PG, ROLE_OF))
             .bind($group)
             .bind($user)
             .fetch_optional(&mut *$tx)
@@ -299,7 +306,7 @@ impl GroupStore for SqlStore {
             if exists.is_none() {
                 return Ok((Err(Refusal::NoSuchUser), Vec::new()));
             }
-            if role_of!(tx, group, member).is_some() {
+            if role_of!(p, tx, group, member).is_some() {
                 return Ok((Ok(false), Vec::new()));
             }
             let count: i64 = sqlx::query_scalar(COUNT).bind(group).fetch_one(&mut *tx).await?;
@@ -332,7 +339,7 @@ impl GroupStore for SqlStore {
             let kind = if leaving {
                 MessageKind::MemberLeft
             } else {
-                let Some(target) = role_of!(tx, group, member) else {
+                let Some(target) = role_of!(p, tx, group, member) else {
                     return Ok((Err(Refusal::NoSuchMember), Vec::new()));
                 };
                 if !may_remove(role, target) {
@@ -340,27 +347,28 @@ impl GroupStore for SqlStore {
                 }
                 MessageKind::MemberRemoved
             };
+            // A leaving owner's successor, their row locked before the heads are (see ROLE_OF).
+            let successor: Option<UserId> = if leaving && role == Role::Owner {
+                let successor = sqlx::query_scalar(SUCCESSOR).bind(group).bind(member)
+                    .fetch_optional(&mut *tx).await?;
+                if let Some(successor) = successor {
+                    role_of!(p, tx, group, successor);
+                }
+                successor
+            } else {
+                None
+            };
             let (message, seq) = notice!(tx, group, actor, kind, Some(member), "");
             // The events first, while the member is still one: their stream hears of it.
             let what = ConversationChange::MemberRemoved { member, message, seq };
             let mut changes = vec![change_in!(p, tx, group, what)];
             sqlx::query(DELETE_MEMBER).bind(group).bind(member).execute(&mut *tx).await?;
-            if leaving && role == Role::Owner {
-                let successor: Option<UserId> = sqlx::query_scalar(SUCCESSOR).bind(group)
-                    .fetch_optional(&mut *tx).await?;
-                match successor {
-                    Some(successor) => changes.push(
-                        give_role!(p, tx, group, actor, successor, Role::Owner),
-                    ),
-                    None => {
-                        sqlx::query(DELETE_GROUP).bind(group).execute(&mut *tx).await?;
-                    }
-                }
-            } else {
-                let count: i64 = sqlx::query_scalar(COUNT).bind(group).fetch_one(&mut *tx).await?;
-                if count == 0 {
-                    sqlx::query(DELETE_GROUP).bind(group).execute(&mut *tx).await?;
-                }
+            if let Some(successor) = successor {
+                changes.push(give_role!(p, tx, group, actor, successor, Role::Owner));
+            }
+            let count: i64 = sqlx::query_scalar(COUNT).bind(group).fetch_one(&mut *tx).await?;
+            if count == 0 {
+                sqlx::query(DELETE_GROUP).bind(group).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok((Ok(()), changes))
@@ -379,7 +387,7 @@ impl GroupStore for SqlStore {
             if standing!(p, tx, group, actor) != Role::Owner || member == actor {
                 return Ok((Err(Refusal::NotAllowed), Vec::new()));
             }
-            let Some(current) = role_of!(tx, group, member) else {
+            let Some(current) = role_of!(p, tx, group, member) else {
                 return Ok((Err(Refusal::NoSuchMember), Vec::new()));
             };
             if current == role {
