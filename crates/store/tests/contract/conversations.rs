@@ -18,11 +18,12 @@ async fn peers_seen(
     let mut seen = Vec::new();
     for user in asking {
         let summary = store.conversation_summary(conversation, user.id).await;
-        seen.push(
-            summary
-                .must(store.backend())
-                .map(|s| s.peer.as_ref().map(|p| p.id).unwrap()),
-        );
+        seen.push(summary.must(store.backend()).map(|s| {
+            s.peer
+                .as_ref()
+                .map(|p| p.id)
+                .expect("a direct conversation has a peer")
+        }));
     }
     seen
 }

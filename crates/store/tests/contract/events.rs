@@ -15,7 +15,7 @@ use missive_store::{StoreError, UserId};
 use crate::{Must, UNKNOWN, assert_not_found, done, open, post, send, stored, tick, users};
 
 /// More than any test's stream holds: the whole stream in one page.
-const ALL: i64 = 10_000;
+pub(crate) const ALL: i64 = 10_000;
 
 /// What identifies an event: its position, type, conversation, message, and (for
 /// `conversation.read`) whose read position moved and where to.
@@ -34,15 +34,15 @@ async fn page(store: &SqlStore, user: &User, after: i64, limit: i64) -> EventPag
 }
 
 /// A user's whole stream as kept.
-async fn stream(store: &SqlStore, user: &User) -> EventPage {
+pub(crate) async fn stream(store: &SqlStore, user: &User) -> EventPage {
     page(store, user, 0, ALL).await
 }
 
-fn positions(page: &EventPage) -> Vec<i64> {
+pub(crate) fn positions(page: &EventPage) -> Vec<i64> {
     page.events.iter().map(|e| e.seq).collect()
 }
 
-fn kinds(page: &EventPage) -> Vec<EventKind> {
+pub(crate) fn kinds(page: &EventPage) -> Vec<EventKind> {
     page.events.iter().map(|e| e.kind).collect()
 }
 
@@ -63,7 +63,7 @@ fn read_back(page: &EventPage) -> Vec<Fact> {
 }
 
 /// The heads of these users' streams, sorted by user id.
-async fn heads(store: &SqlStore, of: &[UserId]) -> Vec<(UserId, i64)> {
+pub(crate) async fn heads(store: &SqlStore, of: &[UserId]) -> Vec<(UserId, i64)> {
     let mut heads = store.event_heads(of).await.must(store.backend());
     heads.sort_unstable();
     heads
@@ -145,7 +145,7 @@ fn reported<'a>(changes: impl IntoIterator<Item = &'a Change>) -> BTreeMap<UserI
 
 /// Every user's stream holds exactly the events the changes report (and the user has no
 /// other events): positions 1..=N, head N.
-async fn assert_streams_match(store: &SqlStore, who: &[&User], changes: &[Change]) {
+pub(crate) async fn assert_streams_match(store: &SqlStore, who: &[&User], changes: &[Change]) {
     let b = store.backend();
     let reported = reported(changes);
     for user in who {
@@ -645,7 +645,7 @@ async fn deleting_a_user_leaves_the_peers_stream_whole() {
 /// How a concurrent send goes in: on PostgreSQL, the first two take the one-statement path,
 /// the last the transaction path (SQLite always uses a transaction).
 #[derive(Clone, Copy, Debug)]
-enum Via {
+pub(crate) enum Via {
     /// `send_message` without a key.
     Plain,
     /// `send_direct_message`, as the compatibility faces do (by pair, without a key).
@@ -654,7 +654,7 @@ enum Via {
     Keyed,
 }
 
-async fn send_via(
+pub(crate) async fn send_via(
     store: &SqlStore,
     via: Via,
     convo: ConversationId,

@@ -11,6 +11,7 @@ mod conversations;
 mod deletion;
 mod events;
 mod faults;
+mod groups;
 mod history;
 mod idempotency;
 mod messages;
