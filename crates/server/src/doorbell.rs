@@ -72,6 +72,11 @@ struct Ear {
 pub struct Doorbell {
     listeners: Mutex<HashMap<UserId, Ear>>,
     redis: Option<Redis>,
+    /// This instance's mark on the typing notices it publishes. Redis hands every
+    /// publication back to its publisher's own subscription too; a ring heard twice is
+    /// harmless (an old head wakes no one), but a typing notice heard back would reach this
+    /// instance's streams a second time, after `typing` has already delivered it here.
+    origin: u64,
     /// Says once that publishing failed, and once that it works again.
     publishing: redis_conn::Breaker,
     /// When each (user, conversation) last had a typing notice through, without Redis.
@@ -105,6 +110,7 @@ impl Doorbell {
         Arc::new(Self {
             listeners: Mutex::default(),
             redis,
+            origin: rand::random(),
             publishing: redis_conn::Breaker::default(),
             typing_gate: Mutex::default(),
         })
@@ -156,7 +162,7 @@ impl Doorbell {
         if let Some(redis) = &self.redis
             && self.publishing.may_try()
         {
-            self.publish(redis, &[Heard::Typing(typing, to.to_vec())])
+            self.publish(redis, &[Heard::Typing(typing, to.to_vec(), self.origin)])
                 .await;
         }
     }
@@ -296,7 +302,9 @@ impl Doorbell {
                                     for heard in decode(message.get_payload_bytes()) {
                                         match heard {
                                             Heard::Ring(ring) => self.ring_here(ring),
-                                            Heard::Typing(typing, to) => self.typing_here(typing, &to),
+                                            // Delivered here already, before publishing.
+                                            Heard::Typing(_, _, origin) if origin == self.origin => {}
+                                            Heard::Typing(typing, to, _) => self.typing_here(typing, &to),
                                         }
                                     }
                                 }
@@ -333,20 +341,21 @@ fn channel(redis: &Redis) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Heard {
     Ring(Ring),
-    /// Someone is typing; the users to tell.
-    Typing(Typing, Vec<UserId>),
+    /// Someone is typing; the users to tell; the instance that published it.
+    Typing(Typing, Vec<UserId>, u64),
 }
 
-/// Space-separated items: `h:<user>:<head>`, `s:<user>`, `t:<conversation>:<user>:<to,...>`.
+/// Space-separated items: `h:<user>:<head>`, `s:<user>`,
+/// `t:<conversation>:<user>:<to,...>:<origin>`.
 fn encode(heard: &[Heard]) -> String {
     let items: Vec<String> = heard
         .iter()
         .map(|item| match item {
             Heard::Ring(Ring::Head(user, head)) => format!("h:{user}:{head}"),
             Heard::Ring(Ring::Sessions(user)) => format!("s:{user}"),
-            Heard::Typing(Typing { conversation, user }, to) => {
+            Heard::Typing(Typing { conversation, user }, to, origin) => {
                 let to: Vec<String> = to.iter().map(ToString::to_string).collect();
-                format!("t:{conversation}:{user}:{}", to.join(","))
+                format!("t:{conversation}:{user}:{}:{origin}", to.join(","))
             }
         })
         .collect();
@@ -375,7 +384,8 @@ fn decode_one(item: &str) -> Option<Heard> {
                 .split(',')
                 .map(|to| to.parse().ok().map(UserId))
                 .collect::<Option<Vec<_>>>()?;
-            Heard::Typing(Typing { conversation, user }, to)
+            let origin = parts.next()?.parse().ok()?;
+            Heard::Typing(Typing { conversation, user }, to, origin)
         }
         _ => return None,
     };
@@ -395,11 +405,21 @@ mod tests {
         let heard = vec![
             Heard::Ring(Ring::Head(UserId(7), 42)),
             Heard::Ring(Ring::Sessions(UserId(3))),
-            Heard::Typing(typing, vec![UserId(1), UserId(3)]),
+            Heard::Typing(typing, vec![UserId(1), UserId(3)], u64::MAX),
         ];
         assert_eq!(decode(encode(&heard).as_bytes()), heard);
         for garbage in [
-            "", "h:1", "h:x:2", "s:1:2", "x:1", "h:1:2:3", "t:1:2", "t:1:2:x",
+            "",
+            "h:1",
+            "h:x:2",
+            "s:1:2",
+            "x:1",
+            "h:1:2:3",
+            "t:1:2",
+            "t:1:2:x",
+            "t:1:2:3",
+            "t:1:2:3:x",
+            "t:1:2:3:4:5",
         ] {
             assert_eq!(decode(garbage.as_bytes()), vec![], "{garbage}");
         }

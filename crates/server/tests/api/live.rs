@@ -25,25 +25,25 @@ use crate::v1_conversations::{User, conversation, mark_read, sent, v1_user};
 use crate::v1_messages::send_keyed;
 
 /// The longest any single expected item may take to arrive.
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// How long a stream must stay silent to count as "got nothing".
-const QUIET: Duration = Duration::from_millis(400);
+pub(crate) const QUIET: Duration = Duration::from_millis(400);
 /// WebSocket close codes.
 const SESSION_ENDED: u16 = 4001;
 const RESTARTING: u16 = 1012;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Transport {
+pub(crate) enum Transport {
     Poll,
     Sse,
     Ws,
 }
 
-const TRANSPORTS: [Transport; 3] = [Transport::Poll, Transport::Sse, Transport::Ws];
+pub(crate) const TRANSPORTS: [Transport; 3] = [Transport::Poll, Transport::Sse, Transport::Ws];
 
 /// What a stream gave next.
 #[derive(Debug)]
-enum Next {
+pub(crate) enum Next {
     /// An event or a control frame.
     Item(Value),
     /// The stream ended: the WebSocket close code, the long-poll's HTTP status, or `None`
@@ -72,8 +72,8 @@ enum Inner {
 }
 
 /// One open event stream of one user, over one transport.
-struct Live {
-    label: String,
+pub(crate) struct Live {
+    pub(crate) label: String,
     transport: Transport,
     inner: Inner,
 }
@@ -125,7 +125,12 @@ async fn ws_connect_small(app: &TestApp, token: &str, query: &str) -> Socket {
 impl Live {
     /// Opens `who`'s stream after `after` (`None`: from now on). A long-poll "opens" with one
     /// request when `after` is omitted, so that "now" is when this returns, as for the others.
-    async fn open(app: &TestApp, who: &User, transport: Transport, after: Option<i64>) -> Self {
+    pub(crate) async fn open(
+        app: &TestApp,
+        who: &User,
+        transport: Transport,
+        after: Option<i64>,
+    ) -> Self {
         Self::open_with(app, &who.token, transport, after, None).await
     }
 
@@ -205,7 +210,7 @@ impl Live {
     }
 
     /// The next item, or how the stream ended, or `Quiet` after `wait`.
-    async fn next(&mut self, wait: Duration) -> Next {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Next {
         let deadline = tokio::time::Instant::now() + wait;
         let label = self.label.clone();
         match &mut self.inner {
@@ -284,7 +289,7 @@ impl Live {
     }
 
     /// The next item, which must come within [`WAIT`].
-    async fn item(&mut self) -> Value {
+    pub(crate) async fn item(&mut self) -> Value {
         match self.next(WAIT).await {
             Next::Item(item) => item,
             other => panic!("{}: expected an item, got {other:?}", self.label),
@@ -292,7 +297,7 @@ impl Live {
     }
 
     /// The next `n` items.
-    async fn items(&mut self, n: usize) -> Vec<Value> {
+    pub(crate) async fn items(&mut self, n: usize) -> Vec<Value> {
         let mut items = Vec::with_capacity(n);
         for _ in 0..n {
             items.push(self.item().await);
@@ -302,7 +307,7 @@ impl Live {
 
     /// SSE and WebSocket: the next item is `ready`; returns its head. (A long-poll has no
     /// `ready`: nothing to read.)
-    async fn ready(&mut self) -> Option<i64> {
+    pub(crate) async fn ready(&mut self) -> Option<i64> {
         if self.transport == Transport::Poll {
             return None;
         }
@@ -313,11 +318,19 @@ impl Live {
     }
 
     /// Nothing arrives for a while.
-    async fn quiet(&mut self) {
+    pub(crate) async fn quiet(&mut self) {
         match self.next(QUIET).await {
             Next::Quiet => {}
             other => panic!("{}: expected nothing, got {other:?}", self.label),
         }
+    }
+
+    /// WebSocket only: sends the client frame `frame` (a `typing` frame).
+    pub(crate) async fn say(&mut self, frame: Value) {
+        let Inner::Ws(socket) = &mut self.inner else {
+            panic!("{}: only a WebSocket takes client frames", self.label)
+        };
+        socket.send(WsFrame::text(frame.to_string())).await.unwrap();
     }
 
     /// The stream ends within `wait`; returns the close code or status.
@@ -367,7 +380,7 @@ fn parse_sse(label: &str, block: &str) -> Option<Value> {
     Some(item)
 }
 
-fn types(items: &[Value]) -> Vec<&str> {
+pub(crate) fn types(items: &[Value]) -> Vec<&str> {
     items
         .iter()
         .map(|item| item["type"].as_str().unwrap())
@@ -416,7 +429,7 @@ fn id(message: &Value) -> i64 {
 }
 
 /// Every event from 0, read over long-poll pages of `limit`.
-async fn replay(app: &TestApp, who: &User, limit: i64) -> Vec<Value> {
+pub(crate) async fn replay(app: &TestApp, who: &User, limit: i64) -> Vec<Value> {
     let mut after = 0;
     let mut events = Vec::new();
     loop {
@@ -438,9 +451,24 @@ async fn replay(app: &TestApp, who: &User, limit: i64) -> Vec<Value> {
 
 /// Asserts `items` are events numbered `from`, `from + 1`, ... with no gap.
 #[track_caller]
-fn gapless(label: &str, items: &[Value], from: i64) {
+pub(crate) fn gapless(label: &str, items: &[Value], from: i64) {
     let expected: Vec<i64> = (from..from + items.len() as i64).collect();
     assert_eq!(seqs(items), expected, "{label}: {items:?}");
+}
+
+/// Opens `who`'s stream from the start over `transport` and reads its first events, which
+/// must be gapless from 1 and of the `expected` types, in order.
+pub(crate) async fn from_the_start(
+    app: &TestApp,
+    who: &User,
+    transport: Transport,
+    expected: &[&str],
+) -> (Live, Vec<Value>) {
+    let mut live = Live::open(app, who, transport, Some(0)).await;
+    let items = live.items(expected.len()).await;
+    gapless(&live.label, &items, 1);
+    assert_eq!(types(&items), expected, "{}: {items:?}", live.label);
+    (live, items)
 }
 
 // Every event type, on every transport.
@@ -1023,17 +1051,24 @@ async fn across_instances(first: &TestApp, second: &TestApp, sends: i64, within:
     }
 }
 
-#[tokio::test]
-async fn with_redis_an_event_made_on_one_instance_reaches_a_stream_on_the_other_at_once() {
+/// Two instances over one fresh PostgreSQL schema sharing one Redis (doorbell and cache),
+/// both subscribed; `None` unless `TEST_DATABASE_URL` and `TEST_REDIS_URL` are both set.
+pub(crate) async fn two_instances_with_redis() -> Option<(TestApp, TestApp, TestRedis)> {
     let (db, redis) = (TestDb::postgres().await, TestRedis::new());
-    let (Some(db), Some(redis)) = (db, redis) else {
-        return;
-    };
+    let (db, redis) = (db?, redis?);
     let first = TestApp::start(db, |db| with_redis(db, &redis.url, &redis.prefix)).await;
     let second =
         TestApp::start_second(&first, |db| with_redis(db, &redis.url, &redis.prefix)).await;
-    // Let the second instance subscribe.
+    // Let the instances subscribe.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    Some((first, second, redis))
+}
+
+#[tokio::test]
+async fn with_redis_an_event_made_on_one_instance_reaches_a_stream_on_the_other_at_once() {
+    let Some((first, second, _redis)) = two_instances_with_redis().await else {
+        return;
+    };
     // Three in a row: the poller alone (every 2 s) could not make each in under 1 s.
     across_instances(&first, &second, 3, Duration::from_secs(1)).await;
 
@@ -1276,20 +1311,13 @@ async fn a_hidden_message_never_reaches_the_hider_again_not_even_on_replay() {
         assert_eq!(later["message_id"], id(&message), "{}", live.label);
 
         for transport in TRANSPORTS {
-            let mut live = Live::open(&app, &bob, transport, Some(0)).await;
-            let items = live.items(4).await;
-            gapless(&live.label, &items, 1);
-            assert_eq!(
-                types(&items),
-                [
-                    "conversation.created",
-                    "message.hidden",
-                    "message.hidden",
-                    "message.hidden"
-                ],
-                "{}: {items:?}",
-                live.label
-            );
+            let expected = [
+                "conversation.created",
+                "message.hidden",
+                "message.hidden",
+                "message.hidden",
+            ];
+            let (mut live, items) = from_the_start(&app, &bob, transport, &expected).await;
             let replayed = &items[1];
             assert_eq!(replayed["message_id"], id(&message), "{}", live.label);
             assert_eq!(replayed["message_seq"], 1, "{}", live.label);
@@ -1319,15 +1347,8 @@ async fn a_deleted_peer_leaves_the_stream_gapless_and_its_messages_unreplayed() 
             .await
             .unwrap();
         for transport in TRANSPORTS {
-            let mut live = Live::open(&app, &bob, transport, Some(0)).await;
-            let items = live.items(3).await;
-            gapless(&live.label, &items, 1);
-            assert_eq!(
-                types(&items),
-                ["conversation.created", "message.created", "message.created"],
-                "{}",
-                live.label
-            );
+            let expected = ["conversation.created", "message.created", "message.created"];
+            let (mut live, items) = from_the_start(&app, &bob, transport, &expected).await;
             for item in &items {
                 assert!(item.get("conversation").is_none(), "{}: {item}", live.label);
                 assert!(item.get("message").is_none(), "{}: {item}", live.label);

@@ -13,6 +13,7 @@ mod cli;
 mod connections;
 mod cross_face;
 mod fastapi_faces;
+mod groups;
 mod hostile_input;
 mod live;
 mod many_instances;

@@ -346,6 +346,80 @@ async fn every_route_answers_as_the_openapi_document_says() {
         c.get("/v1/conversations", &b).await;
         c.get(&format!("/v1/conversations/{id}"), &b).await;
 
+        // /v1 groups: creating, members and roles, renaming, typing, and notices in history.
+        let erin = c.post("/v1/auth/register", register("erin"), "").await;
+        let erin_id = erin.body["user"]["id"].as_i64().unwrap();
+        let e = erin.body["access_token"].as_str().unwrap().to_owned();
+        let crew = json!({"kind": "group", "title": "Crew", "member_ids": [bob_id]});
+        let group = c.post("/v1/conversations", crew, &a).await;
+        let g = group.body["id"].as_i64().unwrap();
+        c.post("/v1/conversations", json!({"kind": "group"}), &a)
+            .await;
+        c.post("/v1/conversations", json!({"kind": "club"}), &a)
+            .await;
+        let stranger = json!({"kind": "group", "title": "Nobody", "member_ids": [999_999]});
+        c.post("/v1/conversations", stranger, &a).await;
+        let members = format!("/v1/conversations/{g}/members");
+        let member = |user: &str| format!("{members}/{user}");
+        c.post(&members, json!({"user_id": erin_id}), &a).await;
+        c.post(&members, json!({"user_id": erin_id}), &a).await;
+        c.post(&members, json!({"user_id": 999_999}), &a).await;
+        c.post(&members, json!({"user_id": alice_id}), &b).await;
+        let direct_members = format!("/v1/conversations/{id}/members");
+        c.post(&direct_members, json!({"user_id": erin_id}), &a)
+            .await;
+        c.post(&format!("{nowhere}/members"), json!({"user_id": 1}), &a)
+            .await;
+        c.get(&members, &a).await;
+        c.get(&format!("{members}?limit=1"), &a).await;
+        c.get(&format!("{members}?limit=0"), &a).await;
+        c.get(&direct_members, &b).await;
+        c.get(&format!("{nowhere}/members"), &a).await;
+        c.patch(&member(&bob_id.to_string()), json!({"role": "admin"}), &a)
+            .await;
+        c.patch(&member(&bob_id.to_string()), json!({"role": "boss"}), &a)
+            .await;
+        c.patch(&member(&erin_id.to_string()), json!({"role": "admin"}), &b)
+            .await;
+        c.patch(&member("999999"), json!({"role": "admin"}), &a)
+            .await;
+        let direct_member = format!("{direct_members}/{bob_id}");
+        c.patch(&direct_member, json!({"role": "admin"}), &a).await;
+        let group_path = format!("/v1/conversations/{g}");
+        c.patch(&group_path, json!({"title": "The crew"}), &a).await;
+        c.patch(&group_path, json!({"title": " "}), &a).await;
+        c.patch(&group_path, json!({"title": "Mine"}), &e).await;
+        c.patch(
+            &format!("/v1/conversations/{id}"),
+            json!({"title": "x"}),
+            &a,
+        )
+        .await;
+        c.patch(nowhere, json!({"title": "x"}), &a).await;
+        c.send(c.request(Method::POST, &format!("{group_path}/typing"), &b))
+            .await;
+        c.send(c.request(Method::POST, &format!("{nowhere}/typing"), &b))
+            .await;
+        let history = c.get(&format!("{group_path}/messages"), &a).await;
+        let notice = history.body["messages"][0]["id"].as_i64().unwrap();
+        c.patch(
+            &format!("/v1/messages/{notice}"),
+            json!({"content": "x"}),
+            &a,
+        )
+        .await;
+        c.delete(&format!("/v1/messages/{notice}"), &a).await;
+        c.delete(&member(&erin_id.to_string()), &b).await;
+        c.delete(&member(&alice_id.to_string()), &b).await;
+        c.delete(&member("999999"), &a).await;
+        c.delete(&member("me"), &b).await;
+        c.delete(&direct_member, &a).await;
+        c.get(&group_path, &a).await;
+        c.get("/v1/conversations", &a).await;
+        // Every event so far, the group's included.
+        c.get("/v1/events?after=0&limit=1000", &a).await;
+        c.get("/v1/events?after=0&limit=1000", &b).await;
+
         // The Message Service.
         let dave = json!({"email": "dave@example.com", "password": PASSWORD, "full_name": "D"});
         let d = c.post("/auth/register", dave.clone(), "").await;
@@ -494,6 +568,7 @@ async fn the_ranges_the_document_gives_are_the_ones_the_server_enforces() {
     // (template, the path up to the parameter, parameter): each bound the document gives must
     // be the last value the server accepts.
     let history = format!("/v1/conversations/{conversation}/messages?");
+    let members = format!("/v1/conversations/{conversation}/members?");
     let chat = format!("/messages?peer_id={alice}&");
     for (template, prefix, name) in [
         ("/messages", chat.as_str(), "limit"),
@@ -508,6 +583,7 @@ async fn the_ranges_the_document_gives_are_the_ones_the_server_enforces() {
             "before",
         ),
         ("/v1/conversations/{id}/messages", history.as_str(), "after"),
+        ("/v1/conversations/{id}/members", members.as_str(), "limit"),
         ("/v1/users", "/v1/users?q=a&", "limit"),
     ] {
         let schema = parameter(&c.doc, "get", template, name);

@@ -279,6 +279,11 @@ fn the_limited_routes_are_the_ones_the_tables_name() {
         "PATCH /v1/messages/{id}",
         "DELETE /v1/messages/{id}",
         "POST /v1/conversations/{id}/read",
+        "PATCH /v1/conversations/{id}",
+        "POST /v1/conversations/{id}/members",
+        "DELETE /v1/conversations/{id}/members/{user_id}",
+        "PATCH /v1/conversations/{id}/members/{user_id}",
+        "POST /v1/conversations/{id}/typing",
     ];
     expected.sort_unstable();
     assert_eq!(limited, expected);

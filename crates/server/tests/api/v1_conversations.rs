@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Reply, TestApp, apps, keys, status_is, test_config};
 
-pub const CONVERSATION_KEYS: [&str; 8] = [
+pub const CONVERSATION_KEYS: [&str; 9] = [
     "created_at",
     "id",
+    "kind",
     "last_activity_at",
     "last_message",
     "last_read_seq",
@@ -85,7 +86,7 @@ async fn list(app: &TestApp, who: &User, query: &str) -> Reply {
         .await
 }
 
-fn ids(page: &Reply) -> Vec<i64> {
+pub fn ids(page: &Reply) -> Vec<i64> {
     let items = page.body["conversations"].as_array().unwrap();
     items.iter().map(|c| c["id"].as_i64().unwrap()).collect()
 }
@@ -96,8 +97,15 @@ fn refused_with(app: &TestApp, reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!(reply.code(), code, "{}: {}", app.label(), reply.body);
 }
 
+/// Asserts the answer given to anyone who is not a member: no such conversation.
 #[track_caller]
-fn invalid_field(app: &TestApp, reply: &Reply, field: &str) {
+pub fn unknown_conversation(app: &TestApp, reply: &Reply) {
+    refused_with(app, reply, StatusCode::NOT_FOUND, "conversation_not_found");
+    assert_eq!(reply.detail(), "Conversation not found", "{}", app.label());
+}
+
+#[track_caller]
+pub fn invalid_field(app: &TestApp, reply: &Reply, field: &str) {
     refused_with(
         app,
         reply,
@@ -124,6 +132,7 @@ async fn opening_a_conversation_creates_it_once_whichever_member_asks() {
 
         status_is(&app, &created, StatusCode::CREATED);
         assert_eq!(keys(&created.body), CONVERSATION_KEYS, "{}", app.label());
+        assert_eq!(created.body["kind"], "direct", "{}", app.label());
         assert_eq!(created.body["peer"]["id"], bob.id);
         assert_eq!(created.body["peer"]["username"], "bob");
         assert_eq!(keys(&created.body["peer"]), ["full_name", "id", "username"]);
@@ -264,14 +273,7 @@ async fn a_conversation_is_found_only_by_its_members() {
             "/v1/conversations/999999".to_owned(),
             "/v1/conversations/abc".to_owned(),
         ] {
-            let reply = app.get(&path, eve.auth()).await;
-            refused_with(
-                &app,
-                &reply,
-                StatusCode::NOT_FOUND,
-                "conversation_not_found",
-            );
-            assert_eq!(reply.detail(), "Conversation not found");
+            unknown_conversation(&app, &app.get(&path, eve.auth()).await);
         }
         assert!(
             ids(&list(&app, &eve, "").await).is_empty(),

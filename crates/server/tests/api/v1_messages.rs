@@ -7,13 +7,14 @@ use serde_json::{Value, json};
 use crate::helpers::{Reply, TestApp, apps, keys, status_is};
 use crate::v1_conversations::{User, conversation, mark_read, sent, summary, v1_user};
 
-const MESSAGE_KEYS: [&str; 8] = [
+pub const MESSAGE_KEYS: [&str; 9] = [
     "content",
     "conversation_id",
     "created_at",
     "deleted",
     "edited_at",
     "id",
+    "kind",
     "sender_id",
     "seq",
 ];
@@ -109,6 +110,7 @@ async fn sent_messages_get_gapless_seqs_and_become_the_conversations_last_messag
         );
         assert_eq!(first["conversation_id"], id);
         assert_eq!(first["sender_id"], alice.id);
+        assert_eq!(first["kind"], "text");
         assert_eq!(first["deleted"], false);
         assert!(first["edited_at"].is_null());
         let seen = summary(&app, &alice, id).await;

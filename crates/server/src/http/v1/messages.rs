@@ -233,7 +233,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, FieldError> {
         (status = 200, body = MessageOut),
         (status = 403, body = ErrorBody, description = "`not_message_sender`"),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
-        (status = 409, body = ErrorBody, description = "`message_deleted`"),
+        (status = 409, body = ErrorBody, description = "`message_deleted`, `notice_unchangeable`"),
     ))]
 async fn edit(
     State(state): State<AppState>,
@@ -283,6 +283,8 @@ async fn versions(
         (status = 204, description = "Hidden for the caller"),
         (status = 403, body = ErrorBody, description = "`not_message_sender`"),
         (status = 404, body = ErrorBody, description = "`message_not_found`"),
+        // Deleting a group's notice answers 409; groups added that answer without declaring it.
+        (status = 409, body = ErrorBody, description = "`notice_unchangeable`: a group's notice"),
         (status = 422, body = ErrorBody, description = "`for` is not `me`"),
     ))]
 async fn delete(
