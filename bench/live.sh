@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The live-delivery benchmark (the figures of the design's "Figures to reach"), in one command:
-# builds the release binaries, starts missive on a fresh SQLite file and runs the three
+# builds the release binaries, starts missive on a fresh SQLite file and runs the four
 # scenarios of the client `crates/server/examples/live_bench.rs`:
 #
 #   idle       IDLE idle WebSockets (as IDLE_USERS users); the server's resident memory before,
@@ -11,15 +11,18 @@
 #              at the receiving socket, events lost, and a send's cost with / without streams;
 #   reconnect  CLIENTS clients read to ready, disconnect, miss MISSED messages each, and
 #              reconnect at once with their cursors: errors, events lost, time to catch up;
+#   group      a group of MEMBERS members, each with a stream open; SENDS messages sent into it
+#              one at a time by its members in turn: the send's HTTP time, the time until the
+#              last stream has the event, events lost, and the server's peak RSS meanwhile;
 #
 # then, if PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer, starts TWO instances
-# on a fresh PostgreSQL database with Redis and runs `latency` with the streams on instance B
-# and the sends on instance A. Prints a table of figures and goals and saves it, the raw output
-# and the servers' logs under the target directory.
+# on a fresh PostgreSQL database with Redis and runs `latency` and `group` with the streams on
+# instance B and the sends on instance A. Prints a table of figures and goals and saves it, the
+# raw output and the servers' logs under the target directory.
 #
-#   bench/live.sh                                   # about 2 to 3 minutes after the build
-#   STREAMS=200 IDLE=2000 CLIENTS=200 bench/live.sh # smaller
-#   SKIP_PG=1 bench/live.sh                         # SQLite only
+#   bench/live.sh                                               # a few minutes after the build
+#   STREAMS=200 IDLE=2000 CLIENTS=200 MEMBERS=200 bench/live.sh # smaller
+#   SKIP_PG=1 bench/live.sh                                     # SQLite only
 #
 # Needs: cargo, curl, Linux (/proc for memory); for the second part psql, createdb, dropdb
 # (postgresql-client) and redis-cli (redis-tools), with a PostgreSQL the `postgres` user can
@@ -46,6 +49,8 @@ IDLE_HOLD=${IDLE_HOLD:-5}
 CLIENTS=${CLIENTS:-1000}
 CLIENT_USERS=${CLIENT_USERS:-$CLIENTS}
 MISSED=${MISSED:-5}
+MEMBERS=${MEMBERS:-1000}
+SENDS=${SENDS:-50}
 SKIP_PG=${SKIP_PG:-}
 BASE="http://127.0.0.1:$PORT"
 BASE_B="http://127.0.0.1:$PORT_B"
@@ -63,6 +68,8 @@ SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 # Room for every idle socket and then some: the default cap (10 000) would leave none for
 # anything else while 10 000 sockets are open.
 MAX_CONNECTIONS=$((IDLE + 2000))
+# The server's default (1000) unless the group is larger.
+MAX_GROUP_MEMBERS=$((MEMBERS > 1000 ? MEMBERS : 1000))
 SERVER_PID=""
 SERVER_B_PID=""
 BENCH_PID=""
@@ -127,6 +134,18 @@ bench() {
 # In MB (10^6 bytes); /proc gives KiB.
 mem() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 * 1.024 / 1000 }' "/proc/$1/status"; }
 descriptors() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# The peak RSS of a server (VmHWM), restarted from its present RSS by reset_peak (Linux's
+# clear_refs) to see one scenario's own peak; whole_peak PID still counts the earlier ones.
+declare -A EARLIER_PEAK=()
+reset_peak() {
+    EARLIER_PEAK[$1]=$(whole_peak "$1")
+    echo 5 2>/dev/null >"/proc/$1/clear_refs" || say "== cannot reset the peak RSS of $1"
+}
+whole_peak() {
+    local now
+    now=$(mem "$1" VmHWM)
+    calc "${EARLIER_PEAK[$1]:-0} > $now ? ${EARLIER_PEAK[$1]:-0} : $now"
+}
 
 start_missive() { # PID_VARIABLE NAME PORT DATABASE_URL [VAR=VALUE...]
     local var=$1 name=$2 port=$3 url=$4
@@ -134,7 +153,8 @@ start_missive() { # PID_VARIABLE NAME PORT DATABASE_URL [VAR=VALUE...]
     # From the temporary directory, so that no .env file is read.
     (cd "$WORK" && exec env -i PATH="$PATH" DATABASE_URL="$url" SECRET_KEY="$SECRET" \
         MISSIVE_BIND="127.0.0.1:$port" MISSIVE_RATE_LIMITS=off MISSIVE_LOG=warn \
-        MISSIVE_MAX_CONNECTIONS="$MAX_CONNECTIONS" "$@" \
+        MISSIVE_MAX_CONNECTIONS="$MAX_CONNECTIONS" \
+        MISSIVE_MAX_GROUP_MEMBERS="$MAX_GROUP_MEMBERS" "$@" \
         "$TARGET/release/missive" serve) >"$WORK/missive-$name.log" 2>&1 &
     printf -v "$var" '%s' "$!"
     wait_ready "http://127.0.0.1:$port/readyz" "$WORK/missive-$name.log"
@@ -167,23 +187,54 @@ check_log() {
     cp "$2" "$OUT_DIR/live-$STAMP-$1.log"
 }
 
-# latency_rows NAME: rows for the result of a latency run.
-latency_rows() {
+# delivery_rows NAME: rows for the events of a latency or group run.
+delivery_rows() {
     local name=$1
-    row "delivery p50 / p99 / max, $(kv open) streams ($name)" \
-        "$(kv delivery_p50) / $(kv delivery_p99) / $(kv delivery_max) ms" "p99 <= 50 ms" \
-        "$(yes_if "$(num delivery_p99) <= 50")"
     row "  events received / expected, lost ($name)" \
         "$(kv received) / $(kv expected), $(kv lost) lost" "0 lost" \
         "$(yes_if "$(num lost) == 0 && $(num received) == $(num expected) && $(num expected) > 0")"
     row "  open streams, dup, seq gaps, errors ($name)" \
         "$(kv open) of $(kv streams), $(kv duplicates), $(kv gaps), $(kv errors)" "all, 0, 0, 0" \
         "$(yes_if "$(num open) == $(num streams) && $(num duplicates) + $(num gaps) + $(num errors) == 0")"
+}
+
+# latency_rows NAME: rows for the result of a latency run.
+latency_rows() {
+    local name=$1
+    row "delivery p50 / p99 / max, $(kv open) streams ($name)" \
+        "$(kv delivery_p50) / $(kv delivery_p99) / $(kv delivery_max) ms" "p99 <= 50 ms" \
+        "$(yes_if "$(num delivery_p99) <= 50")"
+    delivery_rows "$name"
     row "send p50 no streams / $(kv open) streams ($name)" \
         "$(kv base_send_p50) / $(kv live_send_p50) ms" "" ""
     row "  send cost with / without streams ($name)" \
         "p50 $(kv send_ratio_p50)x, mean $(kv send_ratio_mean)x" "<= 1.3x" \
         "$(yes_if "$(num send_ratio_p50) <= 1.3 && $(num send_ratio_mean) <= 1.3")"
+}
+
+# group_run NAME PIDS ARGS...: the group scenario (live_bench ARGS) on the servers PIDS (pids,
+# space-separated): its rows, the servers' peak RSS during it, and one summary line.
+group_run() {
+    local name=$1 pids=$2 pid peaks=""
+    shift 2
+    for pid in $pids; do reset_peak "$pid"; done
+    bench "$name: group of $MEMBERS members, $SENDS sends one at a time" group \
+        --members "$MEMBERS" --sends "$SENDS" "$@"
+    for pid in $pids; do peaks+="${peaks:+ / }$(mem "$pid" VmHWM)"; done
+    row "group of $(kv members): send p50 / p99 / max ($name)" \
+        "$(kv send_p50) / $(kv send_p99) / $(kv send_max) ms" "" ""
+    row "  send -> last stream p50 / p99 / max ($name)" \
+        "$(kv last_p50) / $(kv last_p99) / $(kv last_max) ms" "" ""
+    row "  send -> each stream p50 / p99 ($name)" "$(kv stream_p50) / $(kv stream_p99) ms" "" ""
+    row "  sends ok / reaching every stream ($name)" "$(kv sent) / $(kv complete) of $SENDS" \
+        "all" "$(yes_if "$(num sent) == $SENDS && $(num complete) == $SENDS")"
+    delivery_rows "$name"
+    row "  server peak RSS during it ($name)" "$peaks MB" "" ""
+    say "== $name group of $(kv members) ($(kv open) streams): send p50/p99/max" \
+        "$(kv send_p50)/$(kv send_p99)/$(kv send_max) ms, last stream has it" \
+        "$(kv last_p50)/$(kv last_p99)/$(kv last_max) ms, each stream p50 $(kv stream_p50) ms;" \
+        "$(kv received)/$(kv expected) events, $(kv lost) lost, $(kv errors) errors;" \
+        "peak RSS $peaks MB"
 }
 
 # ---- build -----------------------------------------------------------------------------------
@@ -250,7 +301,9 @@ row "$(kv clients) clients reconnect at once (SQLite)" \
 row "  time to ready p50 / p99 / max; all" \
     "$(kv catchup_p50) / $(kv catchup_p99) / $(kv catchup_max) ms; $(kv all_secs) s" "" ""
 
-PEAK=$(mem "$SERVER_PID" VmHWM)
+group_run SQLite "$SERVER_PID" --send-url "$BASE"
+
+PEAK=$(whole_peak "$SERVER_PID")
 row "peak RSS, whole SQLite run" "$PEAK MB" "" ""
 say "== SQLite: peak RSS $PEAK MB, RSS now $(mem "$SERVER_PID" VmRSS) MB"
 stop SERVER_PID
@@ -283,7 +336,9 @@ if [[ -z "$PG_NOTE" ]]; then
         --send-url "$BASE" --stream-url "$BASE_B" --streams "$STREAMS" --senders "$SENDERS" \
         --messages "$MESSAGES" --rate "$RATE"
     latency_rows "PG + Redis, A -> B"
-    say "== PostgreSQL: peak RSS A $(mem "$SERVER_PID" VmHWM) MB, B $(mem "$SERVER_B_PID" VmHWM) MB"
+    group_run "PG + Redis, A -> B" "$SERVER_PID $SERVER_B_PID" --send-url "$BASE" \
+        --stream-url "$BASE_B"
+    say "== PostgreSQL: peak RSS A $(whole_peak "$SERVER_PID") MB, B $(whole_peak "$SERVER_B_PID") MB"
     stop SERVER_PID
     stop SERVER_B_PID
     check_log pg-a "$WORK/missive-pg-a.log"
@@ -302,7 +357,8 @@ fi
         "$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1024 / 1024 }' /proc/meminfo) RAM, $(uname -sr)"
     echo "load: $IDLE idle sockets as $IDLE_USERS users; $STREAMS streams, $MESSAGES messages at" \
         "$RATE/s from $SENDERS senders per phase; $CLIENTS clients ($CLIENT_USERS users)" \
-        "reconnecting after $MISSED messages each; MISSIVE_MAX_CONNECTIONS=$MAX_CONNECTIONS"
+        "reconnecting after $MISSED messages each; a group of $MEMBERS members with a stream" \
+        "each, $SENDS sends one at a time; MISSIVE_MAX_CONNECTIONS=$MAX_CONNECTIONS"
     echo
     printf '%-56s %-42s %-16s %s\n' figure value goal result
     printf '%-56s %-42s %-16s %s\n' "$(printf '%.0s-' {1..56})" "$(printf '%.0s-' {1..42})" \

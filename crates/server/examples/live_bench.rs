@@ -1,4 +1,4 @@
-//! The live-delivery benchmark's client (see `bench/live.sh`): three scenarios against a
+//! The live-delivery benchmark's client (see `bench/live.sh`): four scenarios against a
 //! running missive, over its WebSocket event stream `GET /v1/events/ws`.
 //!
 //! - `latency`: registers `--streams` users and `--senders` senders (each stream user opens a
@@ -20,6 +20,13 @@
 //!   client reconnects at once with its last `seq`. Each must receive exactly the missed
 //!   events, in order and gapless, then `ready` with the right head. Reports errors, lost
 //!   events and the time to catch up.
+//! - `group`: registers `--members` users, the first creates a group with all the others, and
+//!   each member opens one WebSocket on `--stream-url`, read to `ready`. Then `--warmup`
+//!   unmeasured and `--sends` measured messages go into the group one at a time, from
+//!   member `k % members` in turn: each send waits until every open stream has the event (or
+//!   `--wait` seconds), then `--pause-ms`, so each fan-out is measured alone. Reports the
+//!   sends' HTTP round trips, the time from just before each `POST` until the *last* stream
+//!   has the event, the same for every stream, and the events lost.
 //!
 //! Each scenario ends with one `result <scenario> key=value ...` line for scripts. Bounded on
 //! purpose, like `loadgen`: it talks only to 127.0.0.1 / localhost, opens at most 20,000
@@ -46,6 +53,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Semaphore, watch};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -82,10 +90,13 @@ enum Scenario {
     Idle(IdleArgs),
     /// Clients reconnecting at once with their cursors.
     Reconnect(ReconnectArgs),
+    /// Fan-out: sends into one group whose every member has a stream open.
+    Group(GroupArgs),
 }
 
+/// Where users register and send, and where the WebSockets connect.
 #[derive(clap::Args)]
-struct LatencyArgs {
+struct Servers {
     /// Where users register and messages are sent (http://127.0.0.1:PORT).
     #[arg(long)]
     send_url: String,
@@ -93,6 +104,20 @@ struct LatencyArgs {
     /// database and Redis measures delivery across instances.
     #[arg(long)]
     stream_url: Option<String>,
+}
+
+impl Servers {
+    /// (where to send, where to stream).
+    fn endpoints(&self) -> Result<(Endpoint, Endpoint), String> {
+        let stream_url = self.stream_url.as_deref().unwrap_or(&self.send_url);
+        Ok((endpoint(&self.send_url)?, endpoint(stream_url)?))
+    }
+}
+
+#[derive(clap::Args)]
+struct LatencyArgs {
+    #[command(flatten)]
+    servers: Servers,
     /// Stream users, one WebSocket each.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=MAX_SOCKETS))]
     streams: u64,
@@ -154,6 +179,28 @@ struct ReconnectArgs {
     timeout: u64,
 }
 
+#[derive(clap::Args)]
+struct GroupArgs {
+    #[command(flatten)]
+    servers: Servers,
+    /// Members of the group, its owner included, one WebSocket each (the server allows
+    /// `MISSIVE_MAX_GROUP_MEMBERS`, 1000 by default).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(2..=MAX_SOCKETS))]
+    members: u64,
+    /// Measured sends, one at a time.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    sends: u64,
+    /// Sends before them, alike but not measured.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=100))]
+    warmup: u64,
+    /// Milliseconds between one send's last event and the next send.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pause_ms: u64,
+    /// Seconds a send waits for every stream to have its event.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    wait: u64,
+}
+
 fn main() {
     let cli = Cli::parse();
     let limit = raise_open_files();
@@ -169,6 +216,7 @@ fn main() {
                 Scenario::Latency(args) => latency(&common, args, limit).await,
                 Scenario::Idle(args) => idle(&common, args, limit).await,
                 Scenario::Reconnect(args) => reconnect(&common, args, limit).await,
+                Scenario::Group(args) => group(&common, args, limit).await,
             }
         };
         match tokio::time::timeout(SCENARIO_LIMIT, run).await {
@@ -319,11 +367,11 @@ impl Api {
         }
     }
 
-    /// Opens (or finds) `who`'s direct conversation with `peer`; its id.
-    async fn open(&self, who: &Account, peer: i64) -> Result<i64, String> {
-        let body = json!({"peer_id": peer});
+    /// Opens (or finds) a conversation as `who`: `{"peer_id": N}` is the direct one with N,
+    /// `{"kind": "group", ...}` a new group; its id.
+    async fn open(&self, who: &Account, body: &Value) -> Result<i64, String> {
         let out = self
-            .post("/v1/conversations", Some(&who.token), &body, &[200, 201])
+            .post("/v1/conversations", Some(&who.token), body, &[200, 201])
             .await?;
         out["id"].as_i64().ok_or_else(|| "open: no id".to_owned())
     }
@@ -583,6 +631,245 @@ impl Summary {
     }
 }
 
+// ---- sending and receiving timed messages ----------------------------------------------------
+
+/// Sends message `k` of phase `tag` as `token` into `conversation`, with its send time inside
+/// (see [`parse_live`]); the HTTP round trip in microseconds.
+async fn send_timed(
+    api: &Api,
+    token: &str,
+    conversation: i64,
+    tag: &str,
+    k: u64,
+) -> Result<u64, String> {
+    let content = format!("{tag} k={k} t={}", now_us());
+    let sent = Instant::now();
+    api.send(token, conversation, &content).await?;
+    Ok(micros(sent.elapsed()))
+}
+
+/// How many sockets have received each message `k` (a socket counts a message once).
+struct Arrivals {
+    each: Vec<AtomicU64>,
+    total: AtomicU64,
+}
+
+impl Arrivals {
+    fn new(messages: u64) -> Arc<Self> {
+        Arc::new(Self {
+            each: (0..messages).map(|_| AtomicU64::new(0)).collect(),
+            total: AtomicU64::new(0),
+        })
+    }
+
+    fn has(&self, k: u64) -> bool {
+        k < self.each.len() as u64
+    }
+
+    fn add(&self, k: u64) {
+        self.each[usize::try_from(k).unwrap()].fetch_add(1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn of(&self, k: u64) -> u64 {
+        self.each[usize::try_from(k).unwrap()].load(Ordering::Relaxed)
+    }
+
+    fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+/// Polls `done` every 2 ms until it holds or `limit` has passed; whether it held.
+async fn wait_until(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// What receiving sockets saw besides the messages meant for them.
+#[derive(Default)]
+struct Oddities {
+    /// A message again on the same socket.
+    duplicates: u64,
+    /// An event whose `seq` was not the previous one + 1.
+    gaps: u64,
+    /// A benchmark message meant for another socket.
+    misdelivered: u64,
+    /// Any other event.
+    unexpected: u64,
+    errors: Errors,
+}
+
+impl Oddities {
+    fn merge(&mut self, other: Self) {
+        self.duplicates += other.duplicates;
+        self.gaps += other.gaps;
+        self.misdelivered += other.misdelivered;
+        self.unexpected += other.unexpected;
+        self.errors.merge(other.errors);
+    }
+}
+
+/// What one receiving socket saw.
+#[derive(Default)]
+struct Received {
+    /// (message k, delivery latency in microseconds), each message once.
+    messages: Vec<(u64, u64)>,
+    odd: Oddities,
+}
+
+/// Reads `socket`, whose stream is at `head`, until `stop`, counting each message in
+/// `arrivals`. With `shard` (i, n), only the messages `k` with `k % n == i` are meant for it.
+async fn receive(
+    mut socket: Socket,
+    mut head: i64,
+    shard: Option<(u64, u64)>,
+    arrivals: Arc<Arrivals>,
+    mut stop: watch::Receiver<bool>,
+) -> Received {
+    let mut out = Received::default();
+    let mut seen = HashSet::new();
+    loop {
+        let got = tokio::select! {
+            _ = stop.changed() => break,
+            got = next_item(&mut socket) => got,
+        };
+        match got {
+            Got::Event(event) => {
+                let now = now_us();
+                let seq = event.seq.unwrap_or(-1);
+                if seq != head + 1 {
+                    out.odd.gaps += 1;
+                }
+                head = head.max(seq);
+                match parse_live(&event).filter(|&(k, _)| arrivals.has(k)) {
+                    None => out.odd.unexpected += 1,
+                    Some((k, _)) if !seen.insert(k) => out.odd.duplicates += 1,
+                    Some((k, at)) => {
+                        if shard.is_some_and(|(i, n)| k % n != i) {
+                            out.odd.misdelivered += 1;
+                        }
+                        out.messages.push((k, now.saturating_sub(at)));
+                        arrivals.add(k);
+                    }
+                }
+            }
+            Got::Ready(_) => {}
+            Got::Reset => out.odd.errors.add("reset frame"),
+            Got::Gone(why) => {
+                out.odd.errors.add(format!("stream: {why}"));
+                return out;
+            }
+        }
+    }
+    close(socket).await;
+    out
+}
+
+/// `live k=K t=T` in a `message.created` event: (K, T).
+fn parse_live(event: &Incoming) -> Option<(u64, u64)> {
+    if event.kind != "message.created" {
+        return None;
+    }
+    let rest = event.content()?.strip_prefix("live k=")?;
+    let (k, at) = rest.split_once(" t=")?;
+    Some((k.parse().ok()?, at.parse().ok()?))
+}
+
+type Receivers = Vec<Option<JoinHandle<Received>>>;
+
+/// Opens one stream from now on per account on `server`, each read to `ready`, and reads each
+/// on with [`receive`] until `stop`; `sharded`: account i's socket of n is meant for the
+/// messages `k % n == i` only, else for every message. The receivers in account order (`None`
+/// where the stream did not open), and why those did not.
+async fn open_receivers(
+    server: &Endpoint,
+    accounts: &[Account],
+    concurrency: usize,
+    sharded: bool,
+    arrivals: &Arc<Arrivals>,
+    stop: &watch::Receiver<bool>,
+) -> (Receivers, Errors) {
+    let opening = Instant::now();
+    let n = accounts.len() as u64;
+    let opened = run_all(n, concurrency, |i| async move {
+        let who = &accounts[usize::try_from(i).unwrap()];
+        let mut socket = connect(server, &who.token, None).await?;
+        let (events, head) = until_ready(&mut socket).await?;
+        if !events.is_empty() {
+            return Err("events before ready on a stream from now on".to_owned());
+        }
+        Ok((socket, head))
+    })
+    .await;
+    let mut errors = Errors::default();
+    let mut receivers = Vec::with_capacity(opened.len());
+    for (i, outcome) in (0..).zip(opened) {
+        receivers.push(match outcome {
+            Ok((socket, head)) => Some(tokio::spawn(receive(
+                socket,
+                head,
+                sharded.then_some((i, n)),
+                arrivals.clone(),
+                stop.clone(),
+            ))),
+            Err(err) => {
+                errors.add(format!("open: {err}"));
+                None
+            }
+        });
+    }
+    println!(
+        "  {} of {n} streams open and ready on {} in {:.1} s; open errors: {}",
+        receivers.iter().flatten().count(),
+        server.http,
+        opening.elapsed().as_secs_f64(),
+        errors.describe()
+    );
+    (receivers, errors)
+}
+
+/// Receivers still reading.
+fn still_open(receivers: &Receivers) -> u64 {
+    receivers
+        .iter()
+        .flatten()
+        .filter(|receiver| !receiver.is_finished())
+        .count() as u64
+}
+
+/// What the receivers saw, together.
+struct Delivered {
+    /// By message `k`: its delivery latency at each socket that got it, in microseconds.
+    latencies: Vec<Vec<u64>>,
+    odd: Oddities,
+}
+
+/// Waits for the receivers (once told to stop) and adds up what they saw of `messages`
+/// messages.
+async fn collect(receivers: Receivers, messages: u64) -> Delivered {
+    let mut out = Delivered {
+        latencies: vec![Vec::new(); usize::try_from(messages).unwrap()],
+        odd: Oddities::default(),
+    };
+    for receiver in receivers.into_iter().flatten() {
+        let got = receiver.await.unwrap();
+        for (k, latency) in got.messages {
+            out.latencies[usize::try_from(k).unwrap()].push(latency);
+        }
+        out.odd.merge(got.odd);
+    }
+    out
+}
+
 // ---- latency ---------------------------------------------------------------------------------
 
 /// Where message `k` goes: `k % targets` is both the conversation and the receiving socket.
@@ -619,13 +906,9 @@ async fn send_phase(
         let (api, targets) = (api.clone(), targets.clone());
         tasks.push(tokio::spawn(async move {
             let target = &targets[usize::try_from(k).unwrap() % targets.len()];
-            let content = format!("{tag} k={k} t={}", now_us());
-            let sent = Instant::now();
-            let outcome = api
-                .send(&target.sender_token, target.conversation, &content)
-                .await;
+            let outcome = send_timed(&api, &target.sender_token, target.conversation, tag, k).await;
             drop(permit);
-            outcome.map(|()| micros(sent.elapsed()))
+            outcome
         }));
     }
     let mut latencies = Vec::with_capacity(tasks.len());
@@ -651,80 +934,9 @@ async fn send_phase(
         elapsed: began.elapsed(),
     }
 }
-
-/// What one receiving socket saw.
-#[derive(Default)]
-struct Received {
-    /// (message k, delivery latency in microseconds).
-    messages: Vec<(u64, u64)>,
-    /// An event whose `seq` was not the previous one + 1.
-    gaps: u64,
-    /// A benchmark message meant for another socket.
-    misdelivered: u64,
-    /// Any other event.
-    unexpected: u64,
-    errors: Errors,
-}
-
-async fn receive(
-    index: u64,
-    streams: u64,
-    mut socket: Socket,
-    mut head: i64,
-    counter: Arc<AtomicU64>,
-    mut stop: watch::Receiver<bool>,
-) -> Received {
-    let mut out = Received::default();
-    loop {
-        let got = tokio::select! {
-            _ = stop.changed() => break,
-            got = next_item(&mut socket) => got,
-        };
-        match got {
-            Got::Event(event) => {
-                let now = now_us();
-                let seq = event.seq.unwrap_or(-1);
-                if seq != head + 1 {
-                    out.gaps += 1;
-                }
-                head = head.max(seq);
-                match parse_live(&event) {
-                    Some((k, at)) => {
-                        if k % streams != index {
-                            out.misdelivered += 1;
-                        }
-                        out.messages.push((k, now.saturating_sub(at)));
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                    None => out.unexpected += 1,
-                }
-            }
-            Got::Ready(_) => {}
-            Got::Reset => out.errors.add("reset frame"),
-            Got::Gone(why) => {
-                out.errors.add(format!("stream: {why}"));
-                return out;
-            }
-        }
-    }
-    close(socket).await;
-    out
-}
-
-/// `live k=K t=T` in a `message.created` event: (K, T).
-fn parse_live(event: &Incoming) -> Option<(u64, u64)> {
-    if event.kind != "message.created" {
-        return None;
-    }
-    let rest = event.content()?.strip_prefix("live k=")?;
-    let (k, at) = rest.split_once(" t=")?;
-    Some((k.parse().ok()?, at.parse().ok()?))
-}
-
 async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), String> {
     check_room(args.streams + args.in_flight, limit)?;
-    let send_server = endpoint(&args.send_url)?;
-    let stream_server = endpoint(args.stream_url.as_deref().unwrap_or(&args.send_url))?;
+    let (send_server, stream_server) = args.servers.endpoints()?;
     let api = Arc::new(Api::new(
         &send_server,
         usize::try_from(args.in_flight).unwrap(),
@@ -739,7 +951,7 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
         async move {
             let who = &streamers[usize::try_from(i).unwrap()];
             let sender = &senders[usize::try_from(i % args.senders).unwrap()];
-            api.open(who, sender.id).await
+            api.open(who, &json!({"peer_id": sender.id})).await
         }
     })
     .await
@@ -793,55 +1005,24 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
     };
 
     // Open every stream, each read to `ready`.
-    let opening = Instant::now();
-    let opened = run_all(args.streams, concurrency, |i| {
-        let (server, streamers) = (&stream_server, &streamers);
-        async move {
-            let who = &streamers[usize::try_from(i).unwrap()];
-            let mut socket = connect(server, &who.token, None).await?;
-            let (events, head) = until_ready(&mut socket).await?;
-            if !events.is_empty() {
-                return Err("events before ready on a stream from now on".to_owned());
-            }
-            Ok((socket, head))
-        }
-    })
-    .await;
-    let counter = Arc::new(AtomicU64::new(0));
+    let arrivals = Arrivals::new(args.messages);
     let (stop, stopped) = watch::channel(false);
-    let mut receivers = Vec::new();
-    let mut open_errors = Errors::default();
-    let mut is_open = vec![false; opened.len()];
-    for (i, outcome) in opened.into_iter().enumerate() {
-        match outcome {
-            Ok((socket, head)) => {
-                is_open[i] = true;
-                receivers.push(tokio::spawn(receive(
-                    i as u64,
-                    args.streams,
-                    socket,
-                    head,
-                    counter.clone(),
-                    stopped.clone(),
-                )));
-            }
-            Err(err) => open_errors.add(format!("open: {err}")),
-        }
-    }
-    println!(
-        "  {} of {} streams open and ready on {} in {:.1} s; open errors: {}",
-        receivers.len(),
-        args.streams,
-        stream_server.http,
-        opening.elapsed().as_secs_f64(),
-        open_errors.describe()
-    );
+    let (receivers, open_errors) = open_receivers(
+        &stream_server,
+        &streamers,
+        concurrency,
+        true,
+        &arrivals,
+        &stopped,
+    )
+    .await;
+    let is_open: Vec<bool> = receivers.iter().map(Option::is_some).collect();
+    let open = receivers.iter().flatten().count();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let live = send_phase(&api, &targets, &args, "live").await;
     println!(
-        "  send, {} streams open: {} ok, {} failed in {:.1} s; latency ms {}",
-        receivers.len(),
+        "  send, {open} streams open: {} ok, {} failed in {:.1} s; latency ms {}",
         live.ok,
         live.errors.total(),
         live.elapsed.as_secs_f64(),
@@ -851,34 +1032,27 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
     let expected = (0..args.messages)
         .filter(|&k| live.sent[k as usize] && is_open[(k % args.streams) as usize])
         .count() as u64;
-    let drain_until = Instant::now() + Duration::from_secs(args.drain);
-    while counter.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let drain = Duration::from_secs(args.drain);
+    wait_until(drain, || arrivals.total() >= expected).await;
     let _ = stop.send(true);
+    let Delivered { latencies, odd } = collect(receivers, args.messages).await;
+    // A message at more than one socket counts once, at the first; the others as duplicates.
     let mut delivery = Vec::new();
-    let mut seen = HashSet::new();
-    let (mut duplicates, mut gaps, mut misdelivered, mut unexpected) = (0, 0, 0, 0);
-    let mut errors = Errors::default();
-    errors.merge(open_errors);
-    for receiver in receivers {
-        let got = receiver.await.unwrap();
-        for (k, latency) in got.messages {
-            if seen.insert(k) {
-                delivery.push(latency);
-            } else {
-                duplicates += 1;
-            }
+    let mut duplicates = odd.duplicates;
+    for got in &latencies {
+        if let Some((&first, others)) = got.split_first() {
+            delivery.push(first);
+            duplicates += others.len() as u64;
         }
-        gaps += got.gaps;
-        misdelivered += got.misdelivered;
-        unexpected += got.unexpected;
-        errors.merge(got.errors);
     }
-    let received = seen.len() as u64;
+    let (gaps, misdelivered, unexpected) = (odd.gaps, odd.misdelivered, odd.unexpected);
+    let mut errors = open_errors;
+    errors.merge(odd.errors);
+    let received = delivery.len() as u64;
     let lost = (0..args.messages)
         .filter(|&k| {
-            live.sent[k as usize] && is_open[(k % args.streams) as usize] && !seen.contains(&k)
+            let k = k as usize;
+            live.sent[k] && is_open[k % is_open.len()] && latencies[k].is_empty()
         })
         .count() as u64;
     let delivery = Summary::new(delivery);
@@ -893,7 +1067,7 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
          received={received} lost={lost} duplicates={duplicates} gaps={gaps} \
          misdelivered={misdelivered} live_send_failed={} {} {}",
         args.streams,
-        is_open.iter().filter(|open| **open).count(),
+        open,
         args.messages,
         args.rate,
         live.errors.total(),
@@ -923,6 +1097,132 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
     println!("  errors: {}", errors.describe());
     let _ = write!(line, " errors={}", errors.total());
     println!("{line}");
+    Ok(())
+}
+
+// ---- group -----------------------------------------------------------------------------------
+
+async fn group(common: &Common, args: GroupArgs, limit: u64) -> Result<(), String> {
+    check_room(args.members + 16, limit)?;
+    let (send_server, stream_server) = args.servers.endpoints()?;
+    let api = Api::new(&send_server, common.concurrency);
+
+    let setup = Instant::now();
+    let members = register_all(&api, common, "g", args.members).await?;
+    let (owner, others) = members.split_first().unwrap();
+    let body = json!({
+        "kind": "group",
+        "title": format!("live_bench {}", common.prefix),
+        "member_ids": others.iter().map(|member| member.id).collect::<Vec<_>>(),
+    });
+    let group = api
+        .open(owner, &body)
+        .await
+        .map_err(|err| format!("creating the group: {err}"))?;
+    println!(
+        "group: {} users registered, all in one group, in {:.1} s",
+        args.members,
+        setup.elapsed().as_secs_f64()
+    );
+
+    let total = args.warmup + args.sends;
+    let arrivals = Arrivals::new(total);
+    let (stop, stopped) = watch::channel(false);
+    let (receivers, mut errors) = open_receivers(
+        &stream_server,
+        &members,
+        common.concurrency,
+        false,
+        &arrivals,
+        &stopped,
+    )
+    .await;
+    let open = receivers.iter().flatten().count() as u64;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // One at a time: each send waits until every stream still open has its event, then the
+    // pause. Measured: (k, HTTP round trip) of the sends answered 201 after the warm-up.
+    let sending = Instant::now();
+    let mut measured = Vec::new();
+    let (mut send_errors, mut timed_out) = (Errors::default(), 0);
+    for k in 0..total {
+        let who = &members[usize::try_from(k % args.members).unwrap()];
+        match send_timed(&api, &who.token, group, "live", k).await {
+            Ok(round_trip) => {
+                if k >= args.warmup {
+                    measured.push((k, round_trip));
+                }
+                let everywhere = || arrivals.of(k) >= still_open(&receivers);
+                if !wait_until(Duration::from_secs(args.wait), everywhere).await {
+                    timed_out += 1;
+                }
+            }
+            Err(err) => send_errors.add(format!("send: {err}")),
+        }
+        tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
+    }
+    let sending_secs = sending.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    let Delivered { latencies, odd } = collect(receivers, total).await;
+
+    // For each measured send: when the last stream had it (if every stream did), and each.
+    let (mut last, mut each) = (Vec::new(), Vec::new());
+    for &(k, _) in &measured {
+        let got = &latencies[usize::try_from(k).unwrap()];
+        each.extend_from_slice(got);
+        if got.len() as u64 == open {
+            last.extend(got.iter().max());
+        }
+    }
+    let sent = measured.len() as u64;
+    let expected = sent * open;
+    let received = each.len() as u64;
+    let lost = expected.saturating_sub(received);
+    let complete = last.len();
+    let send_failed = send_errors.total();
+    errors.merge(send_errors);
+    errors.merge(odd.errors);
+    let send = Summary::new(
+        measured
+            .into_iter()
+            .map(|(_, round_trip)| round_trip)
+            .collect(),
+    );
+    let (last, each) = (Summary::new(last), Summary::new(each));
+    println!(
+        "  {} sends into the group (after {} not measured), one at a time from member k % {}, \
+         {} ms apart, in {sending_secs:.1} s: {sent} ok, {send_failed} failed, {timed_out} not on \
+         every stream within {} s",
+        args.sends, args.warmup, args.members, args.pause_ms, args.wait
+    );
+    println!("  send (HTTP round trip) ms {}", send.describe());
+    println!(
+        "  send -> the last of {open} streams has the event ({complete} of {sent} sends reached \
+         them all) ms {}",
+        last.describe()
+    );
+    println!("  send -> event at each stream ms {}", each.describe());
+    println!(
+        "  events: {received} of {expected} received, {lost} lost, {} duplicate, {} seq gaps, \
+         {} other events; errors: {}",
+        odd.duplicates,
+        odd.gaps,
+        odd.unexpected,
+        errors.describe()
+    );
+    let (size, sends) = (args.members, args.sends);
+    println!(
+        "result group members={size} streams={size} open={open} sends={sends} sent={sent} \
+         send_failed={send_failed} complete={complete} expected={expected} received={received} \
+         lost={lost} duplicates={} gaps={} unexpected={} {} {} {} errors={}",
+        odd.duplicates,
+        odd.gaps,
+        odd.unexpected,
+        send.fields("send"),
+        last.fields("last"),
+        each.fields("stream"),
+        errors.total()
+    );
     Ok(())
 }
 
@@ -1111,7 +1411,10 @@ async fn reconnect(common: &Common, args: ReconnectArgs, limit: u64) -> Result<(
     let users = register_all(&api, common, "c", users_n).await?;
     let conversations = run_all(users_n, concurrency, |u| {
         let (api, users, peer) = (&api, &users, &peer);
-        async move { api.open(&users[usize::try_from(u).unwrap()], peer.id).await }
+        async move {
+            let body = json!({"peer_id": peer.id});
+            api.open(&users[usize::try_from(u).unwrap()], &body).await
+        }
     })
     .await
     .into_iter()
