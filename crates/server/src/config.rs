@@ -123,9 +123,10 @@ pub struct Settings {
           default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
     pub max_message_chars: u32,
 
-    /// Most members a group may have (its owner included).
+    /// Most members a group may have (its owner included). At most 10,000: every send into a
+    /// group appends an event per member in its transaction.
     #[arg(long, env = "MISSIVE_MAX_GROUP_MEMBERS", value_name = "MISSIVE_MAX_GROUP_MEMBERS",
-          default_value_t = 1000, value_parser = clap::value_parser!(u32).range(2..=100_000), global = true)]
+          default_value_t = 1000, value_parser = clap::value_parser!(u32).range(2..=10_000), global = true)]
     pub max_group_members: u32,
 
     /// Largest request body, in bytes.

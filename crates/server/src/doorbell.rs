@@ -53,6 +53,20 @@ pub struct Typing {
     pub user: UserId,
 }
 
+/// A typing notice and when this instance heard it: one a stream could not pass on at once
+/// is stale after [`TYPING_EVERY`], and dropped then.
+#[derive(Clone, Copy, Debug)]
+pub struct TypingHeard {
+    pub typing: Typing,
+    pub at: tokio::time::Instant,
+}
+
+impl TypingHeard {
+    pub fn is_fresh(&self) -> bool {
+        self.at.elapsed() < TYPING_EVERY
+    }
+}
+
 /// Typing notices a listener may hold unread before the oldest are dropped.
 const TYPING_BUFFER: usize = 8;
 
@@ -66,7 +80,7 @@ const TYPING_GATE_SIZE: usize = 10_000;
 /// What one user's listeners share.
 struct Ear {
     bell: watch::Sender<Bell>,
-    typing: broadcast::Sender<Typing>,
+    typing: broadcast::Sender<TypingHeard>,
 }
 
 pub struct Doorbell {
@@ -89,7 +103,7 @@ pub struct Listener {
     pub bell: watch::Receiver<Bell>,
     /// Others typing in the user's conversations; lags (dropping the oldest) rather than
     /// queueing.
-    pub typing: broadcast::Receiver<Typing>,
+    pub typing: broadcast::Receiver<TypingHeard>,
     user: UserId,
     doorbell: Arc<Doorbell>,
 }
@@ -206,11 +220,15 @@ impl Doorbell {
     }
 
     fn typing_here(&self, typing: Typing, to: &[UserId]) {
+        let heard = TypingHeard {
+            typing,
+            at: tokio::time::Instant::now(),
+        };
         let listeners = self.listeners();
         for user in to {
             if let Some(ear) = listeners.get(user) {
                 // No receiver, or one that lags: nothing to do, nothing to wait for.
-                let _ = ear.typing.send(typing);
+                let _ = ear.typing.send(heard);
             }
         }
     }
@@ -438,7 +456,9 @@ mod tests {
             user: UserId(3),
         };
         doorbell.typing(typing, &[UserId(1)]).await;
-        assert_eq!(alice.typing.try_recv().unwrap(), typing);
+        let heard = alice.typing.try_recv().unwrap();
+        assert_eq!(heard.typing, typing);
+        assert!(heard.is_fresh());
         assert!(bob.typing.try_recv().is_err());
     }
 

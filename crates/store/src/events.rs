@@ -186,8 +186,11 @@ pub struct Event {
     pub kind: EventKind,
     pub conversation_id: ConversationId,
     pub at: Timestamp,
-    /// The message it is about, as it is now; `None` for conversation events, and when the
-    /// message no longer exists (its sender's account was deleted).
+    /// The message it is about, as it is now; `None` for conversation events, when the
+    /// message no longer exists (its sender's account was deleted), and once the reader is
+    /// no longer in its conversation (a removed member replaying their stream sees what
+    /// happened, not what the group's messages say now; only the notice of their own
+    /// removal stays theirs to read).
     pub message: Option<Message>,
     /// The reader has hidden this message: show its id, not its content.
     pub hidden_from_reader: bool,
@@ -236,6 +239,9 @@ const AFTER: &str = "SELECT e.seq, e.kind, e.conversation_id, e.created_at, e.ac
     EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = e.message_id \
         AND h.user_id = e.user_id) AS hidden \
     FROM events e LEFT JOIN messages m ON m.id = e.message_id \
+        AND (EXISTS (SELECT 1 FROM conversation_members cm \
+                WHERE cm.conversation_id = e.conversation_id AND cm.user_id = e.user_id) \
+            OR (e.kind = 'member.removed' AND m.subject_id = e.user_id)) \
     WHERE e.user_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3";
 const PURGE_BATCH: i64 = 5_000;
 // Times do not always rise with positions: PostgreSQL's one-statement send stamps its

@@ -92,6 +92,12 @@ pub trait GroupStore {
         after: Option<(Timestamp, UserId)>,
         limit: i64,
     ) -> Result<Option<Vec<Member>>, StoreError>;
+    /// Whether `user` is a member of the conversation.
+    async fn is_member(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<bool, StoreError>;
     /// Every member's id, if `viewer` is one of them.
     async fn member_ids(
         &self,
@@ -228,6 +234,21 @@ macro_rules! give_role {
     }};
 }
 
+/// Members a new group's creation adds in one statement.
+const ADD_AT_ONCE: usize = 500;
+
+/// Adds the existing users among `count` ids bound from `$3` on to group `$1` as members
+/// who joined at `$2`, in one statement (a statement per member would hold SQLite's one
+/// writer a thousand round trips long).
+fn add_existing(count: usize) -> String {
+    let marks: Vec<String> = (3..count + 3).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq, joined_at) \
+         SELECT $1, u.id, 'member', 0, $2 FROM users u WHERE u.id IN ({})",
+        marks.join(", ")
+    )
+}
+
 /// The members a new group gets besides its owner: each once.
 fn others(owner: UserId, members: &[UserId]) -> Vec<UserId> {
     let mut others: Vec<UserId> = members.iter().copied().filter(|m| *m != owner).collect();
@@ -261,17 +282,18 @@ impl GroupStore for SqlStore {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            let everyone = std::iter::once((owner, Role::Owner))
-                .chain(others.iter().map(|&member| (member, Role::Member)));
-            for (member, role) in everyone {
-                sqlx::query(INSERT_MEMBER)
+            sqlx::query(INSERT_MEMBER).bind(group.id).bind(owner).bind(Role::Owner.as_str())
+                .bind(0_i64).bind(now).execute(&mut *tx).await?;
+            for chunk in others.chunks(ADD_AT_ONCE) {
+                let added = sqlx::query(sqlx::AssertSqlSafe(add_existing(chunk.len())))
                     .bind(group.id)
-                    .bind(member)
-                    .bind(role.as_str())
-                    .bind(0_i64)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(now);
+                let added = chunk.iter().fold(added, |query, member| query.bind(*member));
+                if added.execute(&mut *tx).await?.rows_affected() < chunk.len() as u64 {
+                    // One of them is no such user: nothing is kept (the transaction is
+                    // dropped, so rolled back).
+                    return Err(sqlx::Error::RowNotFound);
+                }
             }
             let (_, seq) = notice!(tx, group.id, owner, MessageKind::GroupCreated, None, "");
             group.last_seq = seq;
@@ -280,7 +302,7 @@ impl GroupStore for SqlStore {
             Ok((group, vec![change]))
         }.await);
         created.map_err(|err| {
-            if is_foreign_key_violation(&err) {
+            if is_foreign_key_violation(&err) || matches!(err, sqlx::Error::RowNotFound) {
                 StoreError::NotFound
             } else {
                 StoreError::from(err)
@@ -447,6 +469,16 @@ impl GroupStore for SqlStore {
             tx.commit().await?;
             page
         }))
+    }
+
+    async fn is_member(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_scalar(IS_MEMBER).bind(conversation).bind(user).fetch_one(p).await
+        })?)
     }
 
     async fn member_ids(

@@ -128,7 +128,6 @@ const RECLAIM_EXPIRED_KEY: &str = "UPDATE idempotency_keys \
 const RECORD_KEY_MESSAGE: &str =
     "UPDATE idempotency_keys SET message_id = $3 WHERE user_id = $1 AND idem_key = $2";
 const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
-const BY_ID: &str = concat!(message_select!(), "WHERE m.id = $1");
 // A message if `$2` is a member of its conversation.
 macro_rules! member_message {
     () => {
@@ -204,9 +203,15 @@ type SentRow = (
     Vec<i64>,
 );
 
-/// The message a send created, from its slot and id.
-fn created(slot: &Slot, id: MessageId, sender: UserId, content: &str) -> Message {
-    let (conversation_id, seq, _, sent_at) = *slot;
+/// The message a send created, from its slot (conversation, seq, time) and id.
+fn created(
+    conversation_id: ConversationId,
+    seq: i64,
+    sent_at: Timestamp,
+    id: MessageId,
+    sender: UserId,
+    content: &str,
+) -> Message {
     Message {
         id,
         conversation_id,
@@ -414,7 +419,6 @@ impl SqlStore {
             }
         }
         on_writer!(self, p => {
-
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
                 let claimed: Option<UserId> = sqlx::query_scalar(CLAIM_KEY)
@@ -441,13 +445,15 @@ impl SqlStore {
                         if request_hash != key.request_hash {
                             return Ok((SendOutcome::KeyReused, Vec::new()));
                         }
+                        // Read as the sender may see it now: one who has left the group since
+                        // gets `NotFound`, as for anything else of it. (A key without its
+                        // message cannot be: they are stored in one transaction and deleted
+                        // together, ON DELETE CASCADE; answered as not found, not trusted.)
                         let earlier_message: Option<Message> = match message_id {
-                            Some(id) => sqlx::query_as(BY_ID).bind(id).fetch_optional(&mut *tx).await?,
+                            Some(id) => sqlx::query_as(FOR_MEMBER).bind(id).bind(sender)
+                                .fetch_optional(&mut *tx).await?,
                             None => None,
                         };
-                        // Not reachable: a key and its message are stored in one transaction and
-                        // deleted together (ON DELETE CASCADE). Answered as not found rather
-                        // than trusted.
                         let earlier_message = earlier_message.ok_or(StoreError::NotFound)?;
                         return Ok((SendOutcome::Replayed(earlier_message), Vec::new()));
                     }
@@ -475,7 +481,7 @@ impl SqlStore {
                 sqlx::query(RECORD_KEY_MESSAGE).bind(sender).bind(key.key).bind(id)
                     .execute(&mut *tx).await?;
             }
-            let message = created(&slot, id, sender, content);
+            let message = created(conversation_id, seq, sent_at, id, sender, content);
             let change = change_in!(p, tx, conversation_id, message_created(&message));
             tx.commit().await?;
             Ok((SendOutcome::Created(message), vec![change]))
@@ -490,12 +496,7 @@ fn sent_in_one_statement(
     content: &str,
 ) -> Result<(SendOutcome, Changes), StoreError> {
     let (conversation, seq, kind, sent_at, id, members, recipients, positions) = sent;
-    let message = created(
-        &(conversation, seq, String::new(), sent_at),
-        id,
-        sender,
-        content,
-    );
+    let message = created(conversation, seq, sent_at, id, sender, content);
     let change = Change::Conversation {
         conversation,
         kind: decode(kind)?,

@@ -4,7 +4,7 @@
 
 use crate::ids::{ConversationId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::sql::{change_in, unread_count_of};
+use crate::sql::{Dialect, change_in, unread_count_of};
 use crate::{Changes, ConversationChange, ReadState, SqlStore, StoreError};
 
 /// Members' read positions.
@@ -32,8 +32,13 @@ const READ_STATE: &str = concat!(
     " AS unread_count FROM conversation_members cm \
      WHERE cm.conversation_id = $1 AND cm.user_id = $2"
 );
+// The position before the move, locked (PostgreSQL) so that two concurrent moves do not both
+// start from it and tell the same senders twice. A member row before the stream heads: the
+// order every writer takes them in.
 const POSITION: &str = "SELECT last_read_seq FROM conversation_members \
     WHERE conversation_id = $1 AND user_id = $2";
+const POSITION_PG: &str = "SELECT last_read_seq FROM conversation_members \
+    WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE";
 // Forward only, and never past the conversation's last message: no row changes when the
 // position would not move. Written with CASE because GREATEST/LEAST (PostgreSQL) and scalar
 // MAX/MIN (SQLite) are not shared.
@@ -79,7 +84,7 @@ impl ReadStateStore for SqlStore {
     ) -> Result<(ReadState, Changes), StoreError> {
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
-            let from: Option<i64> = sqlx::query_scalar(POSITION).bind(conversation_id).bind(user)
+            let from: Option<i64> = sqlx::query_scalar(p.pick(POSITION_PG, POSITION)).bind(conversation_id).bind(user)
                 .fetch_optional(&mut *tx).await?;
             let from = from.ok_or(StoreError::NotFound)?;
             let moved = sqlx::query(ADVANCE).bind(conversation_id).bind(user).bind(seq)

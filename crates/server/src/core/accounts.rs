@@ -165,8 +165,10 @@ impl Core {
         found.map(User::from).ok_or(CoreError::NotFound)
     }
 
-    /// Deletes the user with their sessions and direct conversations. (No route does this
-    /// yet; operators and tests do.)
+    /// Deletes the user with their sessions, direct conversations and every message they
+    /// sent, groups' included. (No route does this yet; tests do. Groups are not yet told:
+    /// what deleting an account does to groups and to messages others received is decided
+    /// with account deletion through the API.)
     pub async fn delete_user(&self, id: UserId) -> Result<(), CoreError> {
         let written = self.store().delete_user(id).await;
         self.commit(written.map(|changes| ((), changes))).await

@@ -3,7 +3,10 @@
 //! doorbell a stream waits on between pages.
 
 use missive_store::prelude::*;
-use missive_store::{ConversationSummary, Event, EventKind, StoreError, UserId};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use missive_store::{ConversationId, ConversationSummary, Event, EventKind, StoreError, UserId};
 
 use super::{Core, CoreError};
 use crate::auth::TokenSubject;
@@ -55,6 +58,9 @@ impl Core {
                 floor: page.floor,
             });
         }
+        // Each conversation a page's events carry is read once, however many events of it
+        // the page holds (a busy group's changes come in runs).
+        let mut summaries: HashMap<ConversationId, Option<ConversationSummary>> = HashMap::new();
         let mut events = Vec::with_capacity(page.events.len());
         for event in page.events {
             let conversation = match event.kind {
@@ -63,9 +69,14 @@ impl Core {
                 | EventKind::MemberAdded
                 | EventKind::MemberRemoved
                 | EventKind::MemberUpdated => {
-                    self.store()
-                        .conversation_summary(event.conversation_id, user)
-                        .await?
+                    let id = event.conversation_id;
+                    match summaries.entry(id) {
+                        Entry::Occupied(read) => read.get().clone(),
+                        Entry::Vacant(unread) => {
+                            let summary = self.store().conversation_summary(id, user).await?;
+                            unread.insert(summary).clone()
+                        }
+                    }
                 }
                 EventKind::MessageCreated
                 | EventKind::MessageEdited

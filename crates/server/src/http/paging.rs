@@ -41,6 +41,20 @@ pub fn offset_page(
     Ok((limit, offset))
 }
 
+/// The first `limit` of `rows` (read as `limit + 1`, the one more telling whether another
+/// page follows) and the cursor after the last of them when one does.
+pub fn keyset_page<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    cursor_after: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = rows.last().filter(|_| more).map(cursor_after);
+    (rows, next)
+}
+
 /// A keyset cursor after a row ordered by (time, id): opaque to clients, `<micros>.<id>`
 /// inside.
 pub fn time_cursor(at: Timestamp, id: i64) -> String {

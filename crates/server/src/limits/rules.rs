@@ -66,7 +66,7 @@ pub const V1_SEND: Rule = per_user("v1.send", 60);
 pub const V1_EDIT: Rule = per_user("v1.edit", 30);
 pub const V1_DELETE: Rule = per_user("v1.delete", 30);
 pub const V1_READ: Rule = per_user("v1.read", 120);
-/// Creating groups and changing them: members, roles, titles.
+/// Changing groups: members, roles, titles. (Creating one counts under `v1.open`.)
 pub const V1_GROUP: Rule = per_user("v1.group", 60);
 /// `POST .../typing` (notices are coalesced anyway; this bounds the membership checks).
 pub const V1_TYPING: Rule = per_user("v1.typing", 120);

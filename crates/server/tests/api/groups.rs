@@ -22,7 +22,7 @@ use crate::v1_conversations::{
     CONVERSATION_KEYS, User, conversation, ids, invalid_field, mark_read, sent, summary,
     unknown_conversation, v1_user,
 };
-use crate::v1_messages::{MESSAGE_KEYS, refused_with, window};
+use crate::v1_messages::{MESSAGE_KEYS, refused_with, send_keyed, window};
 
 /// The keys of a conversation as a group's member sees it: a direct conversation's but its
 /// `peer`, and a title, a size and the caller's role.
@@ -192,12 +192,21 @@ async fn a_bad_group_is_refused_and_nothing_is_created() {
         let blank = create(&app, &alice, "   ", &[bob.id]).await;
         let too_long = create(&app, &alice, &"x".repeat(101), &[bob.id]).await;
         let club = app.post("/v1/conversations", bad_kind, alice.auth()).await;
+        // A field of the other kind is refused, not ignored.
+        let with_peer = json!({"kind": "group", "title": "Crew", "peer_id": bob.id});
+        let with_peer = app.post("/v1/conversations", with_peer, alice.auth()).await;
+        let direct_members = json!({"peer_id": bob.id, "member_ids": [bob.id]});
+        let direct_members = app
+            .post("/v1/conversations", direct_members, alice.auth())
+            .await;
         let stranger = create(&app, &alice, "Crew", &[bob.id, 999_999]).await;
 
         invalid_field(&app, &untitled, "title");
         invalid_field(&app, &blank, "title");
         invalid_field(&app, &too_long, "title");
         invalid_field(&app, &club, "kind");
+        invalid_field(&app, &with_peer, "peer_id");
+        invalid_field(&app, &direct_members, "member_ids");
         refused_with(&app, &stranger, StatusCode::NOT_FOUND, "user_not_found");
         for who in [&alice, &bob] {
             assert!(listed(&app, who).await.is_empty(), "{}", app.label());
@@ -687,6 +696,8 @@ async fn a_removed_member_is_told_once_and_then_nothing_more_of_the_group() {
         let [alice, bob, carol, dave] = users(&app, ["alice", "bob", "carol", "dave"]).await;
         let id = group(&app, &alice, &[&bob, &carol]).await;
         let before = sent(&app, &alice, id, "while carol is here").await;
+        let keyed = send_keyed(&app, &carol, id, "carol's", "carol-1").await;
+        status_is(&app, &keyed, StatusCode::CREATED);
         let mut streams = Vec::new();
         for transport in [Transport::Poll, Transport::Ws] {
             let mut live = Live::open(&app, &carol, transport, None).await;
@@ -736,6 +747,37 @@ async fn a_removed_member_is_told_once_and_then_nothing_more_of_the_group() {
         let reply = app.get(&old, carol.auth()).await;
         refused_with(&app, &reply, StatusCode::NOT_FOUND, "message_not_found");
         assert!(listed(&app, &carol).await.is_empty(), "{}", app.label());
+        // Retrying a send she made while a member answers as the group does now: not found.
+        let retried = send_keyed(&app, &carol, id, "carol's", "carol-1").await;
+        unknown_conversation(&app, &retried);
+        // Replaying her stream, she sees what happened while she was in, not what the group's
+        // messages say now: no content, even after an edit; only her removal's notice.
+        let edit = format!("/v1/messages/{}", before["id"]);
+        let body = Some(json!({"content": "edited after carol left"}));
+        done(
+            &app,
+            app.call(Method::PATCH, &edit, body, alice.auth()).await,
+        );
+        let replayed = replay(&app, &carol, 100).await;
+        let of_group: Vec<Value> = replayed
+            .into_iter()
+            .filter(|event| event["conversation_id"] == id)
+            .collect();
+        assert_eq!(
+            types(&of_group),
+            [
+                "conversation.created",
+                "message.created",
+                "message.created",
+                "member.removed"
+            ],
+            "{}",
+            app.label()
+        );
+        for event in &of_group[..3] {
+            assert!(event.get("message").is_none(), "{}: {event}", app.label());
+        }
+        assert_eq!(of_group[3]["message"]["kind"], "member.removed");
         assert_eq!(summary(&app, &alice, id).await["member_count"], 3);
     }
 }

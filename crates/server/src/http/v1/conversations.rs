@@ -16,7 +16,7 @@ use crate::core::domain::GroupTitle;
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs, Problem};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
-use crate::http::paging::{page_limit, read_time_cursor, time_cursor};
+use crate::http::paging::{keyset_page, page_limit, read_time_cursor, time_cursor};
 use crate::http::rate_limit::limited;
 use crate::limits::rules;
 use crate::state::AppState;
@@ -61,13 +61,23 @@ enum Opening {
 
 impl OpenConversation {
     fn parse(self) -> Result<Opening, ApiError> {
+        // A field of the other kind is refused rather than ignored: the client meant
+        // something this request would not do.
+        let stray = |field: &str| FieldError::new(field, "is not for this kind of conversation");
         match self.kind.as_deref() {
             None | Some("direct") => {
+                if self.title.is_some() {
+                    return Err(stray("title").into());
+                }
+                if self.member_ids.is_some() {
+                    return Err(stray("member_ids").into());
+                }
                 let peer = self
                     .peer_id
                     .ok_or_else(|| FieldError::body("peer_id", Problem::Missing))?;
                 Ok(Opening::Direct(UserId(peer)))
             }
+            Some("group") if self.peer_id.is_some() => Err(stray("peer_id").into()),
             Some("group") => {
                 let title = self
                     .title
@@ -156,13 +166,11 @@ async fn list(
     let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     // One more than asked tells whether another page follows.
-    let mut summaries = state
+    let summaries = state
         .core()
         .conversations(user.id, after, limit + 1)
         .await?;
-    let more = summaries.len() as i64 > limit;
-    summaries.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = summaries.last().filter(|_| more).map(encode_cursor);
+    let (summaries, next_cursor) = keyset_page(summaries, limit, encode_cursor);
     Ok(Json(ConversationPage {
         conversations: summaries.into_iter().map(ConversationOut::from).collect(),
         next_cursor,

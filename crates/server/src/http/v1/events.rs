@@ -482,8 +482,8 @@ async fn serve_socket(
                 Some(Ok(frame)) => {
                     heard_since_ping = true;
                     if let Frame::Text(text) = frame
-                        && let Ok(ClientFrame::Typing { conversation_id }) = serde_json::from_str(text.as_str())
                         && last_typing.is_none_or(|at| at.elapsed() >= TYPING_FRAME_GAP)
+                        && let Ok(ClientFrame::Typing { conversation_id }) = serde_json::from_str(text.as_str())
                     {
                         last_typing = Some(tokio::time::Instant::now());
                         // Not a member: ignored, as the socket gives no answers.
@@ -627,9 +627,14 @@ async fn run_stream(
                 () = items.closed() => return None,
                 () = &mut recheck_at => break true,
                 typing = listener.typing.recv(), if hears_typing => match typing {
-                    Ok(typing) if typing.user != user => {
-                        // Never waited for: a client that is behind loses typing first.
-                        let _ = items.try_send(Sent::Item(Item::Typing(typing.into())));
+                    // Passed on only while fresh, and only while the client keeps up (half
+                    // the buffer free), never waited for: typing is the first thing to go.
+                    Ok(heard)
+                        if heard.typing.user != user
+                            && heard.is_fresh()
+                            && items.capacity() * 2 >= STREAM_BUFFER =>
+                    {
+                        let _ = items.try_send(Sent::Item(Item::Typing(heard.typing.into())));
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => hears_typing = false,

@@ -17,7 +17,7 @@ use super::{TAG_CONVERSATIONS, path_id};
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs};
 use crate::extract::{Json, Query};
 use crate::http::AuthUser;
-use crate::http::paging::{page_limit, read_time_cursor, time_cursor};
+use crate::http::paging::{keyset_page, page_limit, read_time_cursor, time_cursor};
 use crate::http::rate_limit::limited;
 use crate::limits::rules;
 use crate::state::AppState;
@@ -84,17 +84,14 @@ async fn list(
         }
         None => None,
     };
-    let mut members = state
+    let members = state
         .core()
         .members(ConversationId(id), user.id, after, limit + 1)
         .await
         .not_found_as(CONVERSATION_NOT_FOUND)?;
-    let more = members.len() as i64 > limit;
-    members.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = members
-        .last()
-        .filter(|_| more)
-        .map(|last| time_cursor(last.joined_at, last.user.id.get()));
+    let (members, next_cursor) = keyset_page(members, limit, |last| {
+        time_cursor(last.joined_at, last.user.id.get())
+    });
     Ok(Json(MemberPage {
         members: members.into_iter().map(MemberOut::from).collect(),
         next_cursor,
@@ -173,7 +170,8 @@ async fn remove(
 /// the caller becomes an admin.
 #[utoipa::path(patch, path = "/v1/conversations/{id}/members/{user_id}", tag = TAG_CONVERSATIONS,
     operation_id = "v1_change_role",
-    params(("id" = i64, Path, minimum = 1), ("user_id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1),
+        ("user_id" = String, Path, description = "A user id (`me` is the caller: refused, 403)")),
     request_body = ChangeRole, security(("bearer" = [])),
     responses(
         (status = 204, description = "Changed (or it was that already)"),
