@@ -73,6 +73,29 @@ pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
     Ok(pool)
 }
 
+/// `missive backup PATH`: a consistent copy of the SQLite database at `to` (a new file),
+/// made while the server runs. PostgreSQL is backed up with its own tools.
+pub async fn backup(config: &Config, to: &std::path::Path) -> Result<u64, String> {
+    if config.backend == missive_store::Backend::Postgres {
+        return Err("the database is PostgreSQL: back it up with pg_dump \
+            (see the README's \"Backups\")"
+            .into());
+    }
+    if to.exists() {
+        return Err(format!("{} already exists: name a new file", to.display()));
+    }
+    let path = to
+        .to_str()
+        .ok_or_else(|| format!("{}: not a UTF-8 path", to.display()))?;
+    let pool = connect(config).await.map_err(|err| err.to_string())?;
+    let copied = pool.backup_sqlite(path).await;
+    pool.close().await;
+    copied.map_err(|err| format!("backup to {}: {err}", to.display()))?;
+    std::fs::metadata(to)
+        .map(|meta| meta.len())
+        .map_err(|err| format!("{}: {err}", to.display()))
+}
+
 /// Connects, retrying with back-off while the database is unreachable, for up to `patience`:
 /// a database still starting (containers start in any order) is waited for, each attempt
 /// logged. Errors that retrying cannot fix (a bad URL, a refused password) fail at once.

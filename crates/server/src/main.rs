@@ -1,4 +1,4 @@
-//! The `missive` binary: parse settings, set up logging, then serve or migrate.
+//! The `missive` binary: parse settings, set up logging, then serve, migrate or back up.
 
 use std::process::ExitCode;
 
@@ -14,12 +14,18 @@ struct Cli {
     settings: Settings,
 }
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, Clone)]
 enum Command {
     /// Serve the API (the default).
     Serve,
     /// Apply database migrations, then exit.
     Migrate,
+    /// Copy the SQLite database, consistently, to a new file while the server runs
+    /// (PostgreSQL: use pg_dump). Restore by serving the copy as DATABASE_URL.
+    Backup {
+        /// The file to create.
+        path: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +65,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|err| err.to_string())?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Backup { path } => {
+            let bytes = missive::backup(&config, &path).await?;
+            println!("backed up to {} ({bytes} bytes)", path.display());
             Ok(())
         }
         Command::Serve => {

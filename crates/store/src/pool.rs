@@ -191,6 +191,22 @@ impl DbPool {
         }
     }
 
+    /// Writes a consistent copy of a SQLite database to `path`, which must not exist yet,
+    /// while others go on reading and writing it (`VACUUM INTO` copies one snapshot, compacted).
+    /// `false` on PostgreSQL, whose own tools do this (`pg_dump`).
+    pub async fn backup_sqlite(&self, path: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::Postgres(_) => Ok(false),
+            Self::Sqlite { writer, .. } => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path)
+                    .execute(writer)
+                    .await?;
+                Ok(true)
+            }
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Postgres(pool) => pool.close().await,

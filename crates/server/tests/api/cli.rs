@@ -309,3 +309,164 @@ async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     }
     assert!(status.success(), "exit status {status}");
 }
+
+/// `missive backup` while messages are being sent: the copy holds every message acknowledged
+/// before it began, with gapless `seq`s, and serving the copy (the documented restore) gives
+/// them back. It refuses to overwrite a file, and sends PostgreSQL users to `pg_dump`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_under_load_restores_every_acknowledged_message() {
+    use serde_json::{Value, json};
+    let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
+    let (base, client) = (served.base(), reqwest::Client::new());
+    let register = |name: &str| {
+        let body = json!({"username": name, "email": format!("{name}@example.com"),
+            "password": "correct-horse-battery"});
+        client
+            .post(format!("{base}/v1/auth/register"))
+            .json(&body)
+            .send()
+    };
+    let alice: Value = register("alice").await.unwrap().json().await.unwrap();
+    let bob: Value = register("bob").await.unwrap().json().await.unwrap();
+    let token = alice["access_token"].as_str().unwrap().to_owned();
+    let opened: Value = client
+        .post(format!("{base}/v1/conversations"))
+        .bearer_auth(&token)
+        .json(&json!({"peer_id": bob["user"]["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = format!("{base}/v1/conversations/{}/messages", opened["id"]);
+
+    // Sends one after another until told to stop; each acknowledged seq and when it was.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let load = tokio::spawn({
+        let (client, token, messages, stop) = (
+            client.clone(),
+            token.clone(),
+            messages.clone(),
+            stop.clone(),
+        );
+        async move {
+            let mut acknowledged = Vec::new();
+            for i in 0.. {
+                if stop.is_cancelled() {
+                    break;
+                }
+                let body = json!({"content": format!("message {i}")});
+                let sent = client
+                    .post(&messages)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await;
+                if let Ok(reply) = sent
+                    && reply.status() == 201
+                {
+                    let message: Value = reply.json().await.unwrap();
+                    acknowledged.push((message["seq"].as_i64().unwrap(), Instant::now()));
+                }
+            }
+            acknowledged
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let copy = tempfile::tempdir().unwrap();
+    let target = copy.path().join("copy.db");
+    let target_arg = target.to_str().unwrap().to_owned();
+    let dir = served.dir().to_owned();
+    let began = Instant::now();
+    let output = tokio::task::spawn_blocking(move || missive(&dir, &["backup", &target_arg], &[]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    let acknowledged = load.await.unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("backed up to"));
+    let before: Vec<i64> = acknowledged
+        .iter()
+        .filter(|(_, at)| *at < began)
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert!(
+        before.len() >= 10,
+        "the load sent only {} messages",
+        before.len()
+    );
+    assert!(
+        acknowledged.len() > before.len(),
+        "no sends while backing up"
+    );
+
+    // Restore: serve the copy.
+    let url = format!("sqlite://{}", target.display());
+    let restored = Served::start(&[("DATABASE_URL", &url), ("MISSIVE_RATE_LIMITS", "off")]);
+    let login = json!({"login": "alice", "password": "correct-horse-battery"});
+    let session: Value = client
+        .post(format!("{}/v1/auth/login", restored.base()))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["access_token"].as_str().unwrap();
+    let mut seqs = Vec::new();
+    loop {
+        let after = seqs.last().copied().unwrap_or(0);
+        let page: Value = client
+            .get(format!(
+                "{}/v1/conversations/{}/messages?after={after}&limit=100",
+                restored.base(),
+                opened["id"]
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = page["messages"].as_array().unwrap().clone();
+        if page.is_empty() {
+            break;
+        }
+        seqs.extend(page.iter().map(|m| m["seq"].as_i64().unwrap()));
+    }
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gapless");
+    for seq in &before {
+        assert!(
+            seqs.contains(seq),
+            "acknowledged message {seq} is not in the backup"
+        );
+    }
+
+    // Never over an existing file; PostgreSQL has its own tools.
+    let again = missive(served.dir(), &["backup", target.to_str().unwrap()], &[]);
+    assert!(!again.status.success());
+    assert!(
+        stderr_of(&again).contains("already exists"),
+        "{}",
+        stderr_of(&again)
+    );
+    let secret = "s".repeat(40);
+    let postgres = missive(
+        served.dir(),
+        &["backup", "x.db"],
+        &[
+            ("DATABASE_URL", "postgres://u@127.0.0.1:1/db"),
+            ("SECRET_KEY", &secret),
+        ],
+    );
+    assert!(!postgres.status.success());
+    assert!(
+        stderr_of(&postgres).contains("pg_dump"),
+        "{}",
+        stderr_of(&postgres)
+    );
+}
