@@ -203,6 +203,12 @@ pub struct Settings {
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600), global = true)]
     pub request_timeout_secs: u32,
 
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before their
+    /// connections are closed.
+    #[arg(long, env = "MISSIVE_SHUTDOWN_GRACE_SECS", value_name = "MISSIVE_SHUTDOWN_GRACE_SECS",
+          default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=3600), global = true)]
+    pub shutdown_grace_secs: u32,
+
     /// Most client connections open at once; further ones wait to be accepted. Lowered at
     /// start-up if the open-file limit cannot hold this many.
     #[arg(long, env = "MISSIVE_MAX_CONNECTIONS", value_name = "MISSIVE_MAX_CONNECTIONS",
@@ -287,6 +293,7 @@ pub struct Config {
     pub db_max_connections: u32,
     pub db_connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub sqlite_sync: SqliteSync,
@@ -355,6 +362,7 @@ impl Settings {
             db_max_connections: self.db_max_connections,
             db_connect_timeout: Duration::from_secs(u64::from(self.db_connect_timeout_secs)),
             request_timeout: Duration::from_secs(u64::from(self.request_timeout_secs)),
+            shutdown_grace: Duration::from_secs(u64::from(self.shutdown_grace_secs)),
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_secs(u64::from(self.header_timeout_secs)),
             sqlite_sync: match self.sqlite_synchronous {

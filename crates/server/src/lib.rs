@@ -194,7 +194,7 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets the requests in flight finish (for at
-    /// most the request timeout) and closes the database pool.
+    /// most `MISSIVE_SHUTDOWN_GRACE_SECS`) and closes the database pool.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -207,7 +207,7 @@ impl App {
                 config.db_max_connections,
             ),
             head_timeout: config.header_timeout,
-            shutdown_grace: config.request_timeout,
+            shutdown_grace: config.shutdown_grace,
         };
         let tasks = self.state.tasks().clone();
         // Background upkeep has its own tracker: it runs until serving has ended, then stops.
@@ -236,7 +236,8 @@ impl App {
         });
         let router = http::router(self.state.clone());
         // Streams hear of the shutdown as it begins, and end with a frame that tells their
-        // clients to resume elsewhere, instead of holding the grace period up.
+        // clients to resume elsewhere, instead of holding the grace period up; `/readyz`
+        // answers 503 from then on, to whoever still asks on an open connection.
         let stopping = self.state.stopping().clone();
         let shutdown = async move {
             shutdown.await;

@@ -30,12 +30,13 @@ pub struct Status {
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
     /// `ok`; `degraded` when the instance serves but Redis is unreachable (rate limits are
-    /// counted per instance meanwhile); `unavailable` (503) when the database is down.
+    /// counted per instance meanwhile); `unavailable` (503) when the database is down;
+    /// `stopping` (503) once shutdown has begun.
     status: &'static str,
-    /// `ok` or `unreachable`.
+    /// `ok` or `unreachable` (`unknown` while stopping).
     database: &'static str,
     /// `ok` (shared through Redis), `degraded` (Redis unreachable: counted per instance until
-    /// it returns) or `in_process` (no Redis configured).
+    /// it returns) or `in_process` (no Redis configured); `unknown` while stopping.
     #[schema(example = "ok")]
     rate_limits: &'static str,
     /// On 503 only: the error body every route uses.
@@ -61,9 +62,21 @@ async fn healthz() -> axum::Json<Status> {
 /// (200, status `degraded`): rate limits then hold per instance.
 #[utoipa::path(get, path = "/readyz", tag = TAG, responses(
     (status = 200, body = Readiness),
-    (status = 503, body = Readiness, description = "The database is unreachable"),
+    (status = 503, body = Readiness, description = "The database is unreachable, or the instance is stopping"),
 ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
+    if state.stopping().is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(Readiness {
+                status: "stopping",
+                database: "unknown",
+                rate_limits: "unknown",
+                detail: Some("Shutting down"),
+                code: Some("service_unavailable"),
+            }),
+        );
+    }
     let (database, limiter) = tokio::join!(state.core().database_ready(), state.limiter().health());
     let (rate_limits, degraded) = match (&state.config().redis_url, limiter) {
         (None, _) => ("in_process", false),

@@ -310,14 +310,10 @@ async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     assert!(status.success(), "exit status {status}");
 }
 
-/// `missive backup` while messages are being sent: the copy holds every message acknowledged
-/// before it began, with gapless `seq`s, and serving the copy (the documented restore) gives
-/// them back. It refuses to overwrite a file, and sends PostgreSQL users to `pg_dump`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_under_load_restores_every_acknowledged_message() {
+/// Alice (registered on `/v1`) and her conversation with Bob on the server at `base`: her
+/// access token and the conversation's messages URL.
+async fn alice_and_bob(client: &reqwest::Client, base: &str) -> (String, String) {
     use serde_json::{Value, json};
-    let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
-    let (base, client) = (served.base(), reqwest::Client::new());
     let register = |name: &str| {
         let body = json!({"username": name, "email": format!("{name}@example.com"),
             "password": "correct-horse-battery"});
@@ -339,39 +335,153 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
         .json()
         .await
         .unwrap();
-    let messages = format!("{base}/v1/conversations/{}/messages", opened["id"]);
+    let messages = format!("/v1/conversations/{}/messages", opened["id"]);
+    (token, messages)
+}
 
-    // Sends one after another until told to stop; each acknowledged seq and when it was.
+/// Sends into `messages` from `senders` tasks until `stop`; each answer's status and, for a
+/// message stored, its `seq` and when it was acknowledged. A send that got no answer (the
+/// connection refused or closed) has status `None`.
+async fn send_until(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    senders: usize,
+    stop: tokio_util::sync::CancellationToken,
+) -> Vec<(Option<u16>, Option<i64>, Instant)> {
+    let tasks: Vec<_> = (0..senders)
+        .map(|sender| {
+            let (client, url, token, stop) =
+                (client.clone(), url.clone(), token.to_owned(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for i in 0.. {
+                    if stop.is_cancelled() {
+                        break;
+                    }
+                    let body = serde_json::json!({"content": format!("{sender}: {i}")});
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await;
+                    let Ok(reply) = sent else {
+                        answers.push((None, None, Instant::now()));
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    };
+                    let status = reply.status().as_u16();
+                    let seq = match reply.json::<serde_json::Value>().await {
+                        Ok(message) if status == 201 => message["seq"].as_i64(),
+                        _ => None,
+                    };
+                    answers.push((Some(status), seq, Instant::now()));
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.extend(task.await.unwrap());
+    }
+    answers
+}
+
+/// Every `seq` of the conversation at `messages`, oldest first, as `token`'s user reads it.
+async fn stored_seqs(
+    client: &reqwest::Client,
+    base: &str,
+    messages: &str,
+    token: &str,
+) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    loop {
+        let after = seqs.last().copied().unwrap_or(0);
+        let page: serde_json::Value = client
+            .get(format!("{base}{messages}?after={after}&limit=100"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = page["messages"].as_array().unwrap().clone();
+        if page.is_empty() {
+            return seqs;
+        }
+        seqs.extend(page.iter().map(|m| m["seq"].as_i64().unwrap()));
+    }
+}
+
+/// SIGTERM while messages are being sent: every request the server took is answered with a
+/// success (none with a 5xx), `/readyz` would say 503, and after a restart every acknowledged
+/// message is there, with gapless `seq`s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_no_5xx_and_loses_no_acknowledged_message() {
+    let mut served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
+    let (base, client) = (served.base(), reqwest::Client::new());
+    let (token, messages) = alice_and_bob(&client, &base).await;
     let stop = tokio_util::sync::CancellationToken::new();
     let load = tokio::spawn({
-        let (client, token, messages, stop) = (
+        let (client, url, token, stop) = (
             client.clone(),
+            format!("{base}{messages}"),
             token.clone(),
-            messages.clone(),
             stop.clone(),
         );
-        async move {
-            let mut acknowledged = Vec::new();
-            for i in 0.. {
-                if stop.is_cancelled() {
-                    break;
-                }
-                let body = json!({"content": format!("message {i}")});
-                let sent = client
-                    .post(&messages)
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await;
-                if let Ok(reply) = sent
-                    && reply.status() == 201
-                {
-                    let message: Value = reply.json().await.unwrap();
-                    acknowledged.push((message["seq"].as_i64().unwrap(), Instant::now()));
-                }
-            }
-            acknowledged
-        }
+        async move { send_until(&client, url, &token, 8, stop).await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = served.terminate();
+        (status, served)
+    });
+    let (status, served) = status.await.unwrap();
+    stop.cancel();
+    let answers = load.await.unwrap();
+    assert!(status.success(), "exit status {status}");
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(status, ..)| status.is_some_and(|s| s >= 500))
+        .collect();
+    assert!(failed.is_empty(), "answered with a 5xx: {failed:?}");
+    let acknowledged: Vec<i64> = answers.iter().filter_map(|(_, seq, _)| *seq).collect();
+    assert!(
+        acknowledged.len() >= 10,
+        "only {} sends went through",
+        acknowledged.len()
+    );
+
+    // The same database, served again (its key file beside it, so the token still works).
+    let url = format!("sqlite://{}", served.dir().join("missive.db").display());
+    let again = Served::start(&[("DATABASE_URL", &url)]);
+    let seqs = stored_seqs(&client, &again.base(), &messages, &token).await;
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gapless");
+    for seq in &acknowledged {
+        assert!(seqs.contains(seq), "acknowledged message {seq} was lost");
+    }
+}
+
+/// `missive backup` while messages are being sent: the copy holds every message acknowledged
+/// before it began, with gapless `seq`s, and serving the copy (the documented restore) gives
+/// them back. It refuses to overwrite a file, and sends PostgreSQL users to `pg_dump`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_under_load_restores_every_acknowledged_message() {
+    let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
+    let (base, client) = (served.base(), reqwest::Client::new());
+    let (token, messages) = alice_and_bob(&client, &base).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let load = tokio::spawn({
+        let (client, url, token, stop) = (
+            client.clone(),
+            format!("{base}{messages}"),
+            token.clone(),
+            stop.clone(),
+        );
+        async move { send_until(&client, url, &token, 1, stop).await }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let copy = tempfile::tempdir().unwrap();
@@ -384,9 +494,13 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.cancel();
-    let acknowledged = load.await.unwrap();
+    let answers = load.await.unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("backed up to"));
+    let acknowledged: Vec<(i64, Instant)> = answers
+        .iter()
+        .filter_map(|(_, seq, at)| seq.map(|seq| (seq, *at)))
+        .collect();
     let before: Vec<i64> = acknowledged
         .iter()
         .filter(|(_, at)| *at < began)
@@ -402,11 +516,11 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
         "no sends while backing up"
     );
 
-    // Restore: serve the copy.
+    // Restore: serve the copy (a new key beside it: log in again).
     let url = format!("sqlite://{}", target.display());
     let restored = Served::start(&[("DATABASE_URL", &url), ("MISSIVE_RATE_LIMITS", "off")]);
-    let login = json!({"login": "alice", "password": "correct-horse-battery"});
-    let session: Value = client
+    let login = serde_json::json!({"login": "alice", "password": "correct-horse-battery"});
+    let session: serde_json::Value = client
         .post(format!("{}/v1/auth/login", restored.base()))
         .json(&login)
         .send()
@@ -416,28 +530,7 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
         .await
         .unwrap();
     let token = session["access_token"].as_str().unwrap();
-    let mut seqs = Vec::new();
-    loop {
-        let after = seqs.last().copied().unwrap_or(0);
-        let page: Value = client
-            .get(format!(
-                "{}/v1/conversations/{}/messages?after={after}&limit=100",
-                restored.base(),
-                opened["id"]
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let page = page["messages"].as_array().unwrap().clone();
-        if page.is_empty() {
-            break;
-        }
-        seqs.extend(page.iter().map(|m| m["seq"].as_i64().unwrap()));
-    }
+    let seqs = stored_seqs(&client, &restored.base(), &messages, token).await;
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gapless");
     for seq in &before {
         assert!(

@@ -108,6 +108,7 @@ pub fn test_config(db: &TestDb) -> Config {
         db_max_connections: 8,
         db_connect_timeout: Duration::ZERO,
         request_timeout: Duration::from_secs(30),
+        shutdown_grace: Duration::from_secs(20),
         max_connections: 10_000,
         header_timeout: Duration::from_secs(10),
         sqlite_sync: missive_store::SqliteSync::Full,
