@@ -92,6 +92,8 @@ pub trait GroupStore {
         after: Option<(Timestamp, UserId)>,
         limit: i64,
     ) -> Result<Option<Vec<Member>>, StoreError>;
+    /// The groups `user` is a member of.
+    async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>, StoreError>;
     /// Whether `user` is a member of the conversation.
     async fn is_member(
         &self,
@@ -146,6 +148,9 @@ const MEMBERS_PAGE: &str = "SELECT u.id, u.username, u.full_name, cm.role, cm.jo
     cm.last_read_seq FROM conversation_members cm JOIN users u ON u.id = cm.user_id \
     WHERE cm.conversation_id = $1 AND (cm.joined_at > $2 OR (cm.joined_at = $2 AND cm.user_id > $3)) \
     ORDER BY cm.joined_at, cm.user_id LIMIT $4";
+const GROUPS_OF: &str = "SELECT c.id FROM conversation_members cm \
+    JOIN conversations c ON c.id = cm.conversation_id \
+    WHERE cm.user_id = $1 AND c.kind = 'group' ORDER BY c.id";
 const MEMBER_IDS: &str = concat!(
     "SELECT user_id FROM conversation_members WHERE conversation_id = $1 AND ",
     caller_is_member!(),
@@ -469,6 +474,12 @@ impl GroupStore for SqlStore {
             tx.commit().await?;
             page
         }))
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_scalar(GROUPS_OF).bind(user).fetch_all(p).await
+        })?)
     }
 
     async fn is_member(

@@ -166,10 +166,18 @@ impl Core {
     }
 
     /// Deletes the user with their sessions, direct conversations and every message they
-    /// sent, groups' included. (No route does this yet; tests do. Groups are not yet told:
-    /// what deleting an account does to groups and to messages others received is decided
-    /// with account deletion through the API.)
+    /// sent, groups' included. They first leave each group as a member leaving would, so an
+    /// owner's group passes on and its members hear of it. (No route does this yet; tests do.
+    /// Keeping what others received, rather than deleting it with its sender, is decided with
+    /// account deletion through the API.)
     pub async fn delete_user(&self, id: UserId) -> Result<(), CoreError> {
+        for group in self.store().groups_of(id).await? {
+            match self.remove_member(group, id, id).await {
+                // Left (or the group went) in the meantime.
+                Ok(()) | Err(CoreError::NotFound) => {}
+                Err(err) => return Err(err),
+            }
+        }
         let written = self.store().delete_user(id).await;
         self.commit(written.map(|changes| ((), changes))).await
     }

@@ -1197,3 +1197,40 @@ async fn every_transport_hears_a_groups_changes_with_the_conversation_as_each_se
         }
     }
 }
+
+#[tokio::test]
+async fn deleting_an_owners_account_hands_the_group_over_and_tells_the_members() {
+    for app in apps().await {
+        let [alice, bob, carol] = users(&app, ["alice", "bob", "carol"]).await;
+        let id = group(&app, &alice, &[&bob, &carol]).await;
+        done(&app, set_role(&app, &alice, id, carol.id, "admin").await);
+        let mut bobs = Live::open(&app, &bob, Transport::Ws, None).await;
+        bobs.ready().await;
+
+        app.core
+            .delete_user(missive_store::UserId(alice.id))
+            .await
+            .unwrap();
+
+        let left = bobs.item().await;
+        assert_eq!(left["type"], "member.removed", "{}: {left}", app.label());
+        assert_eq!(left["user_id"], alice.id);
+        let handed = bobs.item().await;
+        assert_eq!(
+            handed["type"],
+            "member.updated",
+            "{}: {handed}",
+            app.label()
+        );
+        assert_eq!(handed["user_id"], carol.id);
+        let expected = json!([[carol.id, "owner"], [bob.id, "member"]]);
+        let mut roles = roles(&app, &bob, id).await;
+        roles
+            .as_array_mut()
+            .unwrap()
+            .sort_by_key(|r| r[1].as_str().unwrap() != "owner");
+        assert_eq!(roles, expected, "{}", app.label());
+        // The new owner runs the group.
+        done(&app, rename(&app, &carol, id, "Carol's now").await);
+    }
+}
