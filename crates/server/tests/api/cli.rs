@@ -339,6 +339,10 @@ async fn alice_and_bob(client: &reqwest::Client, base: &str) -> (String, String)
     (token, messages)
 }
 
+/// What one send got: its status (`None`: no answer, the connection refused or closed), the
+/// stored message's `seq`, and when.
+type Answer = (Option<u16>, Option<i64>, Instant);
+
 /// Sends into `messages` from `senders` tasks until `stop`; each answer's status and, for a
 /// message stored, its `seq` and when it was acknowledged. A send that got no answer (the
 /// connection refused or closed) has status `None`.
@@ -348,7 +352,7 @@ async fn send_until(
     token: &str,
     senders: usize,
     stop: tokio_util::sync::CancellationToken,
-) -> Vec<(Option<u16>, Option<i64>, Instant)> {
+) -> Vec<Answer> {
     let tasks: Vec<_> = (0..senders)
         .map(|sender| {
             let (client, url, token, stop) =
@@ -389,6 +393,38 @@ async fn send_until(
     answers
 }
 
+/// A server with Alice sending to Bob from `senders` tasks until `stop` is cancelled; `load`
+/// answers what `send_until` saw.
+struct Loaded {
+    served: Served,
+    client: reqwest::Client,
+    token: String,
+    messages: String,
+    stop: tokio_util::sync::CancellationToken,
+    load: tokio::task::JoinHandle<Vec<Answer>>,
+}
+
+impl Loaded {
+    async fn start(senders: usize) -> Self {
+        let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
+        let client = reqwest::Client::new();
+        let (token, messages) = alice_and_bob(&client, &served.base()).await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (url, sending) = (format!("{}{messages}", served.base()), client.clone());
+        let (as_alice, until) = (token.clone(), stop.clone());
+        let load =
+            tokio::spawn(async move { send_until(&sending, url, &as_alice, senders, until).await });
+        Self {
+            served,
+            client,
+            token,
+            messages,
+            stop,
+            load,
+        }
+    }
+}
+
 /// Every `seq` of the conversation at `messages`, oldest first, as `token`'s user reads it.
 async fn stored_seqs(
     client: &reqwest::Client,
@@ -421,19 +457,14 @@ async fn stored_seqs(
 /// message is there, with gapless `seq`s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_answers_no_5xx_and_loses_no_acknowledged_message() {
-    let mut served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
-    let (base, client) = (served.base(), reqwest::Client::new());
-    let (token, messages) = alice_and_bob(&client, &base).await;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let load = tokio::spawn({
-        let (client, url, token, stop) = (
-            client.clone(),
-            format!("{base}{messages}"),
-            token.clone(),
-            stop.clone(),
-        );
-        async move { send_until(&client, url, &token, 8, stop).await }
-    });
+    let Loaded {
+        mut served,
+        client,
+        token,
+        messages,
+        stop,
+        load,
+    } = Loaded::start(8).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let status = tokio::task::spawn_blocking(move || {
         let status = served.terminate();
@@ -470,19 +501,14 @@ async fn sigterm_under_load_answers_no_5xx_and_loses_no_acknowledged_message() {
 /// them back. It refuses to overwrite a file, and sends PostgreSQL users to `pg_dump`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_load_restores_every_acknowledged_message() {
-    let served = Served::start(&[("MISSIVE_RATE_LIMITS", "off")]);
-    let (base, client) = (served.base(), reqwest::Client::new());
-    let (token, messages) = alice_and_bob(&client, &base).await;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let load = tokio::spawn({
-        let (client, url, token, stop) = (
-            client.clone(),
-            format!("{base}{messages}"),
-            token.clone(),
-            stop.clone(),
-        );
-        async move { send_until(&client, url, &token, 1, stop).await }
-    });
+    let Loaded {
+        served,
+        client,
+        token: _,
+        messages,
+        stop,
+        load,
+    } = Loaded::start(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let copy = tempfile::tempdir().unwrap();
     let target = copy.path().join("copy.db");
