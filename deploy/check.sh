@@ -3,7 +3,8 @@
 # can build or pull images on the development machines): docker-compose.yml parses and every
 # setting it gives missive is one the binary reads and the README documents; the Dockerfile
 # exposes the port the compose file binds and checks /healthz; nginx's config is the one the
-# compose file mounts; the systemd unit passes `systemd-analyze verify` where that exists.
+# compose file mounts; the Grafana dashboard queries only metrics missive records and the README
+# lists; the systemd unit passes `systemd-analyze verify` where that exists.
 #
 #   deploy/check.sh [path/to/missive]     # default: the debug build
 set -euo pipefail
@@ -17,7 +18,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 fi
 
 HELP=$("$BIN" --help) python3 - <<'PY'
-import os, re, sys, yaml
+import json, os, re, sys, yaml
 
 failures = []
 def check(ok, what):
@@ -58,10 +59,19 @@ for name in ["missive-a", "missive-b"]:
     check(f"server {name}:{bind_port}" in nginx, f"{mount}: no upstream {name}:{bind_port}")
 check("proxy_set_header Upgrade" in nginx, f"{mount}: WebSocket upgrades are not passed on")
 
+dashboard = json.load(open("deploy/grafana-dashboard.json"))
+recorded = set(re.findall(r'"(missive_[a-z_]+)"', open("crates/server/src/metrics.rs").read()))
+for panel in dashboard["panels"]:
+    for target in panel["targets"]:
+        for name in re.findall(r"missive_[a-z_]+", target["expr"]):
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            check(base in recorded, f"grafana-dashboard.json: {name} is not a metric missive records")
+            check(f"`{base}`" in readme, f"grafana-dashboard.json: {base} is not in the README's metrics table")
+
 if failures:
     print("\n".join(failures), file=sys.stderr)
     sys.exit(1)
-print("deploy: docker-compose.yml, Dockerfile and nginx.conf agree with each other, the binary and the README")
+print("deploy: docker-compose.yml, Dockerfile, nginx.conf and the Grafana dashboard agree with each other, the binary and the README")
 PY
 
 if command -v systemd-analyze >/dev/null; then

@@ -129,6 +129,16 @@ pub struct Settings {
           default_value_t = 1000, value_parser = clap::value_parser!(u32).range(2..=10_000), global = true)]
     pub max_group_members: u32,
 
+    /// Where to serve `GET /metrics` instead of the main address (e.g. `127.0.0.1:9100`, so
+    /// that metrics need not be public). Unset: on the main address.
+    #[arg(
+        long,
+        env = "MISSIVE_METRICS_BIND",
+        value_name = "MISSIVE_METRICS_BIND",
+        global = true
+    )]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Largest request body, in bytes.
     #[arg(long, env = "MISSIVE_MAX_BODY_BYTES", value_name = "MISSIVE_MAX_BODY_BYTES",
           default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1024..=16_777_216), global = true)]
@@ -286,6 +296,8 @@ pub struct Config {
     pub secret_source: SecretSource,
     pub access_token_ttl: Duration,
     pub bind: SocketAddr,
+    /// `None`: `/metrics` is served on `bind`.
+    pub metrics_bind: Option<SocketAddr>,
     pub max_message_chars: usize,
     pub max_group_members: usize,
     pub max_body_bytes: usize,
@@ -355,6 +367,7 @@ impl Settings {
             secret_source,
             access_token_ttl: Duration::from_secs(u64::from(minutes) * 60),
             bind: self.bind,
+            metrics_bind: self.metrics_bind,
             max_message_chars: self.max_message_chars as usize,
             max_group_members: self.max_group_members as usize,
             max_body_bytes: self.max_body_bytes as usize,

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod http;
 mod keyfile;
 pub mod limits;
+pub mod metrics;
 pub mod redis_conn;
 pub mod secret;
 pub mod state;
@@ -175,6 +176,7 @@ impl App {
     /// Assembles an app around a connected, migrated store (tests pass one whose faults
     /// they control).
     pub async fn with_store(config: Config, store: SqlStore) -> Result<Self, StartError> {
+        metrics::install();
         let redis = shared_redis(&config)?;
         let passwords = Passwords::new().await.map_err(|_| StartError::Passwords)?;
         log_setup(&config);
@@ -234,6 +236,27 @@ impl App {
             pool.keep_wal_bounded(WAL_CHECKPOINT_INTERVAL, stop.cancelled_owned())
                 .await;
         });
+        if let Some(address) = config.metrics_bind {
+            let metrics_listener = TcpListener::bind(address).await.map_err(|err| {
+                std::io::Error::new(
+                    err.kind(),
+                    format!("MISSIVE_METRICS_BIND ({address}): {err}"),
+                )
+            })?;
+            tracing::info!(address = %address, "metrics on their own address");
+            let router = axum::Router::new()
+                .route("/metrics", axum::routing::get(metrics::render))
+                .with_state(self.state.clone());
+            let stop = stop_background.clone();
+            background.spawn(async move {
+                let served = axum::serve(metrics_listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(err) = served {
+                    tracing::warn!(error = %err, "metrics address stopped serving");
+                }
+            });
+        }
         let router = http::router(self.state.clone());
         // Streams hear of the shutdown as it begins, and end with a frame that tells their
         // clients to resume elsewhere, instead of holding the grace period up; `/readyz`

@@ -207,6 +207,17 @@ impl DbPool {
         }
     }
 
+    /// Connections open, and of those idle, across the pool (SQLite: readers and writer).
+    pub fn usage(&self) -> (u32, usize) {
+        match self {
+            Self::Postgres(pool) => (pool.size(), pool.num_idle()),
+            Self::Sqlite { reads, writer } => (
+                reads.size() + writer.size(),
+                reads.num_idle() + writer.num_idle(),
+            ),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Postgres(pool) => pool.close().await,

@@ -9,7 +9,7 @@
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -109,6 +109,11 @@ impl Passwords {
         }
     }
 
+    /// Hashes and checks waiting for a thread, and being computed (by the whole process).
+    pub fn load(&self) -> (usize, usize) {
+        (self.jobs.len(), RUNNING.load(Ordering::Relaxed))
+    }
+
     async fn run(&self, password: Vec<u8>, work: Work) -> Result<Done, PasswordError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -155,6 +160,9 @@ impl Throttled {
 /// Takes jobs until every `Passwords` handle is gone, hashing in one memory block, allocated
 /// on the thread's first hash and reused for every later one. (Giving it back between bursts
 /// was tried: the allocator kept the freed blocks anyway and, fragmented, grew past 200 MB.)
+/// Hashes being computed right now, by every hashing thread of the process (for metrics).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
 fn hashing_thread(queue: &Receiver<Job>) {
     let mut memory = Vec::new(); // sized on first use
     loop {
@@ -162,6 +170,7 @@ fn hashing_thread(queue: &Receiver<Job>) {
         if job.reply.is_closed() {
             continue; // nobody waits for the answer any more (the request task was dropped)
         }
+        RUNNING.fetch_add(1, Ordering::Relaxed);
         let done = if job.queued_at.elapsed() > MAX_WAIT {
             if LATE_WARNING.due() {
                 tracing::warn!("password checks wait too long for a hashing thread; answering 503");
@@ -180,6 +189,7 @@ fn hashing_thread(queue: &Receiver<Job>) {
                 Err(PasswordError::Failed)
             })
         };
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
         let _ = job.reply.send(done);
     }
 }

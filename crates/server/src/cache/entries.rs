@@ -99,6 +99,7 @@ where
             .filter(|(_, value)| value.is_none())
             .map(|(key, _)| key)
             .collect();
+        crate::metrics::cache_read(false);
         let loaded = load().await;
         cache.init(&missing).await;
         return loaded;
@@ -106,8 +107,10 @@ where
     if let Some(hit) = entry.and_then(|bytes| decode::<D>(&bytes, &stamp))
         && fits(&hit)
     {
+        crate::metrics::cache_read(true);
         return Ok(Some(hit));
     }
+    crate::metrics::cache_read(false);
     let loaded = load().await?;
     if let Some(bytes) = loaded.as_ref().and_then(|value| encode(&stamp, value)) {
         cache.put(&key, bytes, ENTRY_TTL).await;

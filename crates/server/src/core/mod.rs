@@ -110,6 +110,16 @@ impl Core {
         &self.0.tokens
     }
 
+    /// Database connections open, and idle (for metrics).
+    pub fn pool_usage(&self) -> (u32, usize) {
+        self.store().pool().usage()
+    }
+
+    /// Password hashes queued, and running (for metrics).
+    pub fn password_work(&self) -> (usize, usize) {
+        self.0.passwords.load()
+    }
+
     /// Whether the database answers.
     pub async fn database_ready(&self) -> Result<(), CoreError> {
         Ok(self.store().ping().await?)

@@ -69,6 +69,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(axum::Extension(state.clone()))
         .layer(CatchPanicLayer::custom(panic_response));
+    // `/metrics` on the main address unless `MISSIVE_METRICS_BIND` gives it one of its own.
+    let routes = if config.metrics_bind.is_none() {
+        routes.route("/metrics", axum::routing::get(crate::metrics::render))
+    } else {
+        routes
+    };
     // `Router::layer` wraps every route and the fallback; the last layer added is the
     // outermost. Reading bottom-up: the request id exists before anything logs, and every
     // response, even a timeout or a panic, leaves as JSON with CORS headers and the id.
@@ -90,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(live)
         .layer(axum::middleware::map_response(json_error_bodies))
+        // Sees each route's template and the final status (a timeout's 503 included).
+        .layer(axum::middleware::from_fn(crate::metrics::track_request))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(cors(&config.cors_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -152,6 +152,7 @@ fn network_of(ip: IpAddr) -> IpAddr {
 
 /// The 429, in the rule's own words.
 fn refusal(rule: &Rule, decision: &Decision) -> ApiError {
+    crate::metrics::rate_limited(rule.name);
     ApiError::RateLimited {
         detail: rule.refusal,
         retry_after_secs: whole_seconds(decision).max(1),

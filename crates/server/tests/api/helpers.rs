@@ -101,6 +101,7 @@ pub fn test_config(db: &TestDb) -> Config {
         secret_source: SecretSource::Configured,
         access_token_ttl: Duration::from_secs(1800),
         bind: "127.0.0.1:0".parse().unwrap(),
+        metrics_bind: None,
         max_message_chars: 2000,
         max_group_members: 1000,
         max_body_bytes: 65_536,

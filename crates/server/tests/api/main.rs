@@ -18,6 +18,7 @@ mod hostile_input;
 mod live;
 mod many_instances;
 mod message_service;
+mod metrics;
 mod openapi;
 mod outage;
 mod platform;

@@ -29,6 +29,7 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query};
 use crate::http::paging::page_limit;
 use crate::http::{AuthUser, bearer_token};
+use crate::metrics::StreamGauge;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: i64 = 100;
@@ -340,7 +341,7 @@ async fn stream(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<i64>().ok());
     let after = cursor(last_event_id.or(params.after))?;
-    let items = follow(&state, subject(&caller), after);
+    let items = follow(&state, subject(&caller), after, "sse");
     let events = futures::stream::unfold(items, |mut items| async move {
         let sent = match items.recv().await? {
             Sent::Item(Item::Event(event)) => SseEvent::default()
@@ -451,7 +452,7 @@ async fn serve_socket(
             None => return close(socket, CLOSE_SESSION_ENDED, "not authenticated").await,
         },
     };
-    let mut items = follow(&state, subject, after);
+    let mut items = follow(&state, subject, after, "websocket");
     let mut pings = tokio::time::interval(PING_INTERVAL);
     pings.tick().await;
     let mut heard_since_ping = true;
@@ -541,12 +542,18 @@ enum Sent {
 /// over what to send through a small channel: a client that reads slowly holds that task
 /// at its next send, so nothing piles up in memory. The task ends when the receiver is
 /// dropped, the session ends, or the server shuts down.
-fn follow(state: &AppState, subject: TokenSubject, after: Option<i64>) -> mpsc::Receiver<Sent> {
+fn follow(
+    state: &AppState,
+    subject: TokenSubject,
+    after: Option<i64>,
+    transport: &'static str,
+) -> mpsc::Receiver<Sent> {
     let (items, received) = mpsc::channel(STREAM_BUFFER);
     let (core, stopping) = (state.core().clone(), state.stopping().clone());
     state.tasks().spawn(async move {
+        let gauge = StreamGauge::open(transport);
         let end = tokio::select! {
-            end = run_stream(&core, subject, after, &items) => end,
+            end = run_stream(&core, subject, after, &items, &gauge) => end,
             () = stopping.cancelled() => Some(End::ShuttingDown),
         };
         if let Some(end) = end {
@@ -562,6 +569,7 @@ async fn run_stream(
     subject: TokenSubject,
     mut after: Option<i64>,
     items: &mpsc::Sender<Sent>,
+    gauge: &StreamGauge,
 ) -> Option<End> {
     let user = subject.user_id;
     let mut listener = core.listen(user);
@@ -592,6 +600,7 @@ async fn run_stream(
         after = Some(events.last().map_or(after.unwrap_or(head), |e| e.event.seq));
         for event in events {
             send(items, Item::Event(Box::new(event.into()))).await?;
+            gauge.delivered();
         }
         if !caught_up {
             // Still replaying a backlog: a session that ended meanwhile ends the stream now,
