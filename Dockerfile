@@ -4,7 +4,7 @@
 # docker-compose.yml and the README's "Containers").
 #
 #   docker build -t missive .
-#   docker run -p 8000:8000 -v missive-data:/var/lib/missive missive
+#   docker run --stop-timeout 40 -p 8000:8000 -v missive-data:/var/lib/missive missive
 
 FROM rust:1-bookworm AS build
 WORKDIR /src

@@ -43,6 +43,10 @@ for name in ["missive-a", "missive-b"]:
     check(env["REDIS_URL"].startswith("redis://"), f"{name}: REDIS_URL is not Redis")
     check("SECRET_KEY" in env, f"{name}: no SECRET_KEY (required with PostgreSQL)")
     bind_port = env["MISSIVE_BIND"].rsplit(":", 1)[1]
+    # A stop may take the shutdown grace (default 20 s) plus 15 s; Docker's default is 10 s.
+    grace = services[name].get("stop_grace_period", "10s")
+    check(int(grace.rstrip("s")) >= int(env.get("MISSIVE_SHUTDOWN_GRACE_SECS", 20)) + 15,
+          f"{name}: stop_grace_period {grace} cuts a graceful stop short")
     nginx_proxy = services["nginx"]["networks"]["missive"]["ipv4_address"]
     check(env["MISSIVE_TRUSTED_PROXIES"] == nginx_proxy, f"{name}: trusts {env['MISSIVE_TRUSTED_PROXIES']}, nginx is {nginx_proxy}")
 
@@ -58,6 +62,7 @@ nginx = open(mount).read()
 for name in ["missive-a", "missive-b"]:
     check(f"server {name}:{bind_port}" in nginx, f"{mount}: no upstream {name}:{bind_port}")
 check("proxy_set_header Upgrade" in nginx, f"{mount}: WebSocket upgrades are not passed on")
+check("location = /metrics" in nginx, f"{mount}: /metrics is public")
 
 dashboard = json.load(open("deploy/grafana-dashboard.json"))
 recorded = set(re.findall(r'"(missive_[a-z_]+)"', open("crates/server/src/metrics.rs").read()))

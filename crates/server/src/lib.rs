@@ -88,13 +88,47 @@ pub async fn backup(config: &Config, to: &std::path::Path) -> Result<u64, String
     let path = to
         .to_str()
         .ok_or_else(|| format!("{}: not a UTF-8 path", to.display()))?;
-    let pool = connect(config).await.map_err(|err| err.to_string())?;
+    // The database as it is: never created (a wrong directory would back up an empty one)
+    // nor migrated (a newer binary must not change it under the server that runs it).
+    let url = config.database_url.expose();
+    let source = sqlite_file(url);
+    if !source.exists() {
+        return Err(format!(
+            "no database at {} (DATABASE_URL)",
+            source.display()
+        ));
+    }
+    let settings = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let pool = DbPool::connect(url, &settings)
+        .await
+        .map_err(|err| format!("DATABASE_URL ({}): {err}", redact_url(url)))?;
     let copied = pool.backup_sqlite(path).await;
     pool.close().await;
-    copied.map_err(|err| format!("backup to {}: {err}", to.display()))?;
+    if let Err(err) = copied {
+        // A partial file would block the retry ("already exists").
+        let _ = std::fs::remove_file(to);
+        return Err(format!("backup to {}: {err}", to.display()));
+    }
+    // Password hashes and every message: readable by its owner only, as the key file is.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))
+        .map_err(|err| format!("{}: {err}", to.display()))?;
     std::fs::metadata(to)
         .map(|meta| meta.len())
         .map_err(|err| format!("{}: {err}", to.display()))
+}
+
+/// The file a `sqlite:` URL names (`sqlite://PATH`, `sqlite:PATH`, with or without `?...`).
+fn sqlite_file(url: &str) -> std::path::PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    std::path::PathBuf::from(path)
 }
 
 /// Connects, retrying with back-off while the database is unreachable, for up to `patience`:
@@ -230,6 +264,11 @@ impl App {
             stop_background
                 .clone()
                 .run_until_cancelled_owned(poll_heads(self.state.clone())),
+        );
+        background.spawn(
+            stop_background
+                .clone()
+                .run_until_cancelled_owned(metrics::upkeep()),
         );
         let (pool, stop) = (self.pool.clone(), stop_background.clone());
         background.spawn(async move {

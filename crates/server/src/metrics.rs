@@ -39,6 +39,21 @@ pub fn install() {
     let _ = handle();
 }
 
+/// How often histogram samples are folded into their buckets, scraped or not.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every few seconds until dropped: the recorder
+/// keeps every sample until then, so an instance nobody scrapes would otherwise grow with
+/// every request.
+pub async fn upkeep() {
+    let Some(handle) = handle() else { return };
+    let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        handle.run_upkeep();
+    }
+}
+
 /// `GET /metrics`: every metric, in Prometheus' text format.
 pub async fn render(State(state): State<AppState>) -> Response {
     let Some(handle) = handle() else {

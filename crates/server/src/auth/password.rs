@@ -157,12 +157,12 @@ impl Throttled {
     }
 }
 
-/// Takes jobs until every `Passwords` handle is gone, hashing in one memory block, allocated
-/// on the thread's first hash and reused for every later one. (Giving it back between bursts
-/// was tried: the allocator kept the freed blocks anyway and, fragmented, grew past 200 MB.)
 /// Hashes being computed right now, by every hashing thread of the process (for metrics).
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
+/// Takes jobs until every `Passwords` handle is gone, hashing in one memory block, allocated
+/// on the thread's first hash and reused for every later one. (Giving it back between bursts
+/// was tried: the allocator kept the freed blocks anyway and, fragmented, grew past 200 MB.)
 fn hashing_thread(queue: &Receiver<Job>) {
     let mut memory = Vec::new(); // sized on first use
     loop {

@@ -523,6 +523,9 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
     let answers = load.await.unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("backed up to"));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&target).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the copy holds password hashes");
     let acknowledged: Vec<(i64, Instant)> = answers
         .iter()
         .filter_map(|(_, seq, at)| seq.map(|seq| (seq, *at)))
@@ -565,7 +568,17 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
         );
     }
 
-    // Never over an existing file; PostgreSQL has its own tools.
+    // Never from a database that is not there (nor creating one); never over an existing
+    // file; PostgreSQL has its own tools.
+    let empty = tempfile::tempdir().unwrap();
+    let nothing = missive(empty.path(), &["backup", "copy.db"], &[]);
+    assert!(!nothing.status.success());
+    assert!(
+        stderr_of(&nothing).contains("no database"),
+        "{}",
+        stderr_of(&nothing)
+    );
+    assert!(!empty.path().join("missive.db").exists());
     let again = missive(served.dir(), &["backup", target.to_str().unwrap()], &[]);
     assert!(!again.status.success());
     assert!(
