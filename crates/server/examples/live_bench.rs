@@ -887,6 +887,19 @@ struct SendPhase {
     elapsed: Duration,
 }
 
+impl SendPhase {
+    /// `N ok, M failed in S s; latency ms ...`
+    fn outcome(&self) -> String {
+        format!(
+            "{} ok, {} failed in {:.1} s; latency ms {}",
+            self.ok,
+            self.errors.total(),
+            self.elapsed.as_secs_f64(),
+            self.latencies.describe()
+        )
+    }
+}
+
 /// Sends `messages` messages at `rate` per second, message `k` to target `k % targets`, with
 /// `content(k, send time)`.
 async fn send_phase(
@@ -994,13 +1007,7 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
         None
     } else {
         let phase = send_phase(&api, &targets, &args, "base").await;
-        println!(
-            "  send, no stream open: {} ok, {} failed in {:.1} s; latency ms {}",
-            phase.ok,
-            phase.errors.total(),
-            phase.elapsed.as_secs_f64(),
-            phase.latencies.describe()
-        );
+        println!("  send, no stream open: {}", phase.outcome());
         Some(phase)
     };
 
@@ -1021,13 +1028,7 @@ async fn latency(common: &Common, args: LatencyArgs, limit: u64) -> Result<(), S
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let live = send_phase(&api, &targets, &args, "live").await;
-    println!(
-        "  send, {open} streams open: {} ok, {} failed in {:.1} s; latency ms {}",
-        live.ok,
-        live.errors.total(),
-        live.elapsed.as_secs_f64(),
-        live.latencies.describe()
-    );
+    println!("  send, {open} streams open: {}", live.outcome());
     // Expected: every message answered 201 whose receiver is open.
     let expected = (0..args.messages)
         .filter(|&k| live.sent[k as usize] && is_open[(k % args.streams) as usize])

@@ -455,7 +455,7 @@ fn random_secret() -> Secret {
 }
 
 /// The database file a SQLite URL names, or `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url.split_once(':')?.1.trim_start_matches("//");
     let path = rest.split('?').next().unwrap_or_default();
     let in_memory = path.is_empty() || path == ":memory:" || url.contains("mode=memory");

@@ -91,12 +91,15 @@ pub async fn backup(config: &Config, to: &std::path::Path) -> Result<u64, String
     // The database as it is: never created (a wrong directory would back up an empty one)
     // nor migrated (a newer binary must not change it under the server that runs it).
     let url = config.database_url.expose();
-    let source = sqlite_file(url);
-    if !source.exists() {
-        return Err(format!(
-            "no database at {} (DATABASE_URL)",
-            source.display()
-        ));
+    match config::sqlite_file(url) {
+        Some(source) if source.exists() => {}
+        Some(source) => {
+            return Err(format!(
+                "no database at {} (DATABASE_URL)",
+                source.display()
+            ));
+        }
+        None => return Err("the database is in memory: there is nothing to back up".into()),
     }
     let settings = PoolSettings {
         max_connections: 1,
@@ -119,16 +122,6 @@ pub async fn backup(config: &Config, to: &std::path::Path) -> Result<u64, String
     std::fs::metadata(to)
         .map(|meta| meta.len())
         .map_err(|err| format!("{}: {err}", to.display()))
-}
-
-/// The file a `sqlite:` URL names (`sqlite://PATH`, `sqlite:PATH`, with or without `?...`).
-fn sqlite_file(url: &str) -> std::path::PathBuf {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let path = rest.split('?').next().unwrap_or(rest);
-    std::path::PathBuf::from(path)
 }
 
 /// Connects, retrying with back-off while the database is unreachable, for up to `patience`:

@@ -8,10 +8,10 @@ use std::time::Duration;
 use missive_store::prelude::*;
 use missive_store::testing::TestDb;
 use missive_store::{AccountChange, AccountChanges, Altered, Change, Changes, ConflictKind};
-use missive_store::{ConversationChange, ConversationId, ConversationKind, Idempotency, Message};
+use missive_store::{ConversationChange, ConversationId, ConversationKind, Message};
 use missive_store::{RefreshOutcome, SendOutcome, SessionId, StoreError, Timestamp, User, UserId};
 
-use crate::{Must, UNKNOWN, assert_not_found, done, new_user, open, post, users};
+use crate::{Must, UNKNOWN, assert_not_found, done, key, new_user, open, post, users};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -244,15 +244,6 @@ async fn a_face_send_reports_the_message_after_the_conversation_it_opened() {
         ];
         assert_eq!(noted, expected, "{b:?}: to herself");
         assert_not_found(unknown, b);
-    }
-}
-
-/// A key that has not expired.
-fn key<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
-    Idempotency {
-        key,
-        request_hash,
-        expires_before: Timestamp(0),
     }
 }
 

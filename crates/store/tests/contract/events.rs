@@ -9,10 +9,10 @@ use futures::future::join_all;
 use missive_store::prelude::*;
 use missive_store::testing::TestDb;
 use missive_store::{Altered, Change, Changes, ConversationChange, ConversationId, EventKind};
-use missive_store::{EventPage, Idempotency, MessageId, SendOutcome, SqlStore, Timestamp, User};
+use missive_store::{EventPage, MessageId, SendOutcome, SqlStore, Timestamp, User};
 use missive_store::{StoreError, UserId};
 
-use crate::{Must, UNKNOWN, assert_not_found, done, open, post, send, stored, tick, users};
+use crate::{Must, UNKNOWN, assert_not_found, done, key, open, post, send, stored, tick, users};
 
 /// More than any test's stream holds: the whole stream in one page.
 pub(crate) const ALL: i64 = 10_000;
@@ -173,15 +173,6 @@ pub(crate) async fn assert_streams_match(store: &SqlStore, who: &[&User], change
             user.username
         );
         assert_eq!((got.head, got.floor), (n, 0), "{b:?}: {}", user.username);
-    }
-}
-
-/// A key that has not expired.
-fn key<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
-    Idempotency {
-        key,
-        request_hash,
-        expires_before: Timestamp(0),
     }
 }
 

@@ -6,18 +6,8 @@ use missive_store::testing::TestDb;
 use missive_store::{Changes, ConversationId, UserId};
 use missive_store::{Idempotency, Message, SendOutcome, SqlStore, Timestamp, User};
 
-use crate::{Must, UNKNOWN, assert_not_found, history, last_seq, open, post, seqs, stored};
+use crate::{Must, UNKNOWN, assert_not_found, history, key, last_seq, open, post, seqs, stored};
 use crate::{tick, users};
-
-/// A key that has not expired (no key was first used before the epoch).
-fn key<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
-    let expires_before = Timestamp(0);
-    Idempotency {
-        key,
-        request_hash,
-        expires_before,
-    }
-}
 
 async fn send_keyed(
     store: &SqlStore,

@@ -59,6 +59,15 @@ fn assert_not_found<T: Debug>(result: Result<T, StoreError>, b: Backend) {
 }
 
 /// Lets the clock move on, so the next timestamp is strictly later than the last one.
+/// An idempotency key that has not expired (no key was first used before the epoch).
+fn key<'a>(key: &'a str, request_hash: &'a str) -> missive_store::Idempotency<'a> {
+    missive_store::Idempotency {
+        key,
+        request_hash,
+        expires_before: Timestamp(0),
+    }
+}
+
 async fn tick() {
     tokio::time::sleep(Duration::from_millis(2)).await;
 }
