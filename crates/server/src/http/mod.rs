@@ -8,6 +8,7 @@ mod health;
 mod paging;
 pub(crate) mod rate_limit;
 mod v1;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
     // response, even a timeout or a panic, leaves as JSON with CORS headers and the id.
     routes
         .merge(docs::routes(docs::finish(api)))
+        .merge(web::routes())
         .fallback(compat::fastapi::fallback)
         .with_state(state.clone())
         // For the rate-limit middleware each limited route carries (route layers cannot be
