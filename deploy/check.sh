@@ -65,7 +65,8 @@ check("proxy_set_header Upgrade" in nginx, f"{mount}: WebSocket upgrades are not
 check("location = /metrics" in nginx, f"{mount}: /metrics is public")
 
 dashboard = json.load(open("deploy/grafana-dashboard.json"))
-recorded = set(re.findall(r'"(missive_[a-z_]+)"', open("crates/server/src/metrics.rs").read()))
+sources = ["crates/server/src/metrics.rs", "crates/store/src/pool.rs"]
+recorded = {name for source in sources for name in re.findall(r'"(missive_[a-z_]+)"', open(source).read())}
 for panel in dashboard["panels"]:
     for target in panel["targets"]:
         for name in re.findall(r"missive_[a-z_]+", target["expr"]):

@@ -161,11 +161,13 @@ impl Doorbell {
         for ring in rings {
             self.ring_here(*ring);
         }
-        if let Some(redis) = &self.redis
-            && self.publishing.may_try()
-        {
-            let heard: Vec<Heard> = rings.iter().map(|ring| Heard::Ring(*ring)).collect();
-            self.publish(redis, &heard).await;
+        if let Some(redis) = &self.redis {
+            if self.publishing.may_try() {
+                let heard: Vec<Heard> = rings.iter().map(|ring| Heard::Ring(*ring)).collect();
+                self.publish(redis, &heard).await;
+            } else {
+                crate::metrics::redis_fallback("doorbell");
+            }
         }
     }
 
@@ -248,6 +250,7 @@ impl Doorbell {
                 }
             }
             Err(err) => {
+                crate::metrics::redis_fallback("doorbell");
                 if self.publishing.failed() {
                     tracing::warn!(error = %err, "doorbell: cannot publish through Redis; \
                         other instances will see new events within the poll interval");

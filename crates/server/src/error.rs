@@ -17,6 +17,7 @@ pub use crate::core::input::{FieldError, Invalid, JsonSyntax, Loc, Problem};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
+    ConversationClosed,
     ConversationNotFound,
     CurrentPasswordIncorrect,
     EmailTaken,
@@ -351,6 +352,10 @@ impl From<CoreError> for ApiError {
                 "A notice of a change to a group cannot be edited or deleted",
             ),
             CoreError::Refused(refusal) => refused(refusal),
+            CoreError::ConversationClosed => Self::conflict(
+                C::ConversationClosed,
+                "The other member deleted their account: this conversation takes no new messages",
+            ),
             CoreError::IdempotencyKeyReused => Self::Unprocessable {
                 code: C::IdempotencyKeyReused,
                 detail: "This Idempotency-Key was already used for a different request",

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cache;
 mod client_ip;
+pub mod commands;
 pub mod config;
 pub mod connections;
 pub mod core;

@@ -26,6 +26,12 @@ enum Command {
         /// The file to create.
         path: std::path::PathBuf,
     },
+    /// Manage accounts: create, list, show, disable, enable, delete, reset-password.
+    #[command(subcommand)]
+    User(missive::commands::UserCommand),
+    /// List or end a user's sessions.
+    #[command(subcommand)]
+    Session(missive::commands::SessionCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,7 +43,18 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    if let Err(err) = missive::telemetry::init(cli.settings.log_format, &cli.settings.log) {
+    // An administrator's command prints its answer on stdout: logs go to stderr, and only
+    // errors unless MISSIVE_LOG asks for more.
+    let admin = matches!(cli.command, Some(Command::User(_) | Command::Session(_)));
+    let filter = match admin && std::env::var_os("MISSIVE_LOG").is_none() {
+        true => "error",
+        false => cli.settings.log.as_str(),
+    };
+    let to = match admin {
+        true => missive::telemetry::Output::Stderr,
+        false => missive::telemetry::Output::Stdout,
+    };
+    if let Err(err) = missive::telemetry::init(cli.settings.log_format, filter, to) {
         eprintln!("error: {err}");
         return ExitCode::FAILURE;
     }
@@ -67,6 +84,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::User(command) => missive::commands::user(config, command).await,
+        Command::Session(command) => missive::commands::session(config, command).await,
         Command::Backup { path } => {
             let bytes = missive::backup(&config, &path).await?;
             println!("backed up to {} ({bytes} bytes)", path.display());

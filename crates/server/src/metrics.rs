@@ -72,6 +72,13 @@ pub async fn render(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Counts one operation that would have used Redis and did without it (`what`: `rate_limit`,
+/// counted in-process; `cache`, read from or left to the database; `doorbell`, left to the
+/// other instances' pollers).
+pub fn redis_fallback(what: &'static str) {
+    metrics::counter!("missive_redis_fallbacks_total", "use" => what).increment(1);
+}
+
 /// The gauges whose state lives elsewhere, read now.
 async fn sample_gauges(state: &AppState) {
     let (open, idle) = state.core().pool_usage();

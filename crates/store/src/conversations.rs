@@ -51,6 +51,7 @@ const INSERT_DIRECT: &str = concat!(
     conversation_columns!()
 );
 // A conversation with oneself has a single member: the second row is then a no-op.
+const LIVE_USERS: &str = "SELECT COUNT(*) FROM users WHERE id IN ($1, $2) AND deleted_at IS NULL";
 const INSERT_MEMBERS: &str = "INSERT INTO conversation_members \
     (conversation_id, user_id, last_read_seq, joined_at) VALUES ($1, $2, 0, $4), ($1, $3, 0, $4) \
     ON CONFLICT DO NOTHING";
@@ -87,6 +88,16 @@ impl ConversationStore for SqlStore {
                 .await?;
             let opened = match created {
                 Some(conversation) => {
+                    // A deleted account's row stays (for what it sent), but nobody opens a
+                    // conversation with it; undone with the transaction.
+                    let live: i64 = sqlx::query_scalar(LIVE_USERS)
+                        .bind(low)
+                        .bind(high)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if live != if low == high { 1 } else { 2 } {
+                        return Err(sqlx::Error::RowNotFound);
+                    }
                     sqlx::query(INSERT_MEMBERS)
                         .bind(conversation.id)
                         .bind(low)
@@ -169,6 +180,7 @@ macro_rules! summary_select {
     () => {
         concat!(
             "SELECT c.id, c.kind, c.title, c.created_at, c.last_seq, \
+             c.closed_at IS NOT NULL AS closed, \
              COALESCE(c.last_message_at, c.created_at) AS activity_at, cm.last_read_seq, cm.role, ",
             unread_count_of!("cm"),
             " AS unread_count, \
@@ -208,6 +220,7 @@ struct SummaryRow {
     title: Option<String>,
     created_at: Timestamp,
     last_seq: i64,
+    closed: bool,
     activity_at: Timestamp,
     last_read_seq: i64,
     role: String,
@@ -268,6 +281,7 @@ impl SummaryRow {
             created_at: self.created_at,
             activity_at: self.activity_at,
             last_seq: self.last_seq,
+            closed: self.closed,
             read: ReadState {
                 last_read_seq: self.last_read_seq,
                 unread_count: self.unread_count,

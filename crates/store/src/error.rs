@@ -11,6 +11,9 @@ pub enum ConflictKind {
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// A conversation that takes no new messages (its other member deleted their account).
+    #[error("conversation closed")]
+    Closed,
     #[error("conflict: {0:?} already taken")]
     Conflict(ConflictKind),
     /// The database cannot be reached or is overloaded right now; retrying later may work.

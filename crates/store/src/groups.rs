@@ -126,7 +126,7 @@ const ROLE_OF: &str =
     "SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
 const ROLE_OF_PG: &str = "SELECT role FROM conversation_members \
     WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE";
-const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = $1";
+const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL";
 const COUNT: &str = "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = $1";
 const NOTICE_SLOT: &str = next_seq!("id = $1", "$2");
 const INSERT_NOTICE: &str = "INSERT INTO messages \
@@ -249,7 +249,7 @@ fn add_existing(count: usize) -> String {
     let marks: Vec<String> = (3..count + 3).map(|i| format!("${i}")).collect();
     format!(
         "INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq, joined_at) \
-         SELECT $1, u.id, 'member', 0, $2 FROM users u WHERE u.id IN ({})",
+         SELECT $1, u.id, 'member', 0, $2 FROM users u WHERE u.deleted_at IS NULL AND u.id IN ({})",
         marks.join(", ")
     )
 }

@@ -36,9 +36,10 @@ pub use history::HistoryStore;
 pub use ids::{ConversationId, MessageId, SessionId, UserId};
 pub use messages::MessageStore;
 pub use models::{
-    AccountChanges, Altered, Conversation, ConversationSummary, DirectMessage, HistoryWindow,
-    Idempotency, Member, Message, MessageKind, MessageWindow, NewUser, Profile, ReadState,
-    RefreshOutcome, Role, SendOutcome, Session, SessionUser, Timestamp, UnknownName, User,
+    Account, AccountChanges, Altered, Conversation, ConversationSummary, DirectMessage,
+    HistoryWindow, Idempotency, Member, Message, MessageKind, MessageWindow, NewUser, Profile,
+    ReadState, RefreshOutcome, Role, SendOutcome, Session, SessionUser, Timestamp, UnknownName,
+    User,
 };
 pub use pool::{Backend, DbPool, PoolSettings, SqliteSync};
 pub use read_state::ReadStateStore;

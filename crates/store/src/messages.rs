@@ -112,6 +112,10 @@ const SEND_BY_PAIR_PG: &str = send_in_one_statement!("direct_low = $1 AND direct
 // the members again once it holds that lock.
 const SEND_BY_ID_PG: &str =
     send_in_one_statement!(concat!(by_id_for_member!(), " AND kind = 'direct'"));
+const CLOSED_FOR_MEMBER: &str = concat!(
+    "SELECT closed_at FROM conversations WHERE ",
+    by_id_for_member!()
+);
 const IS_MEMBER: &str =
     "SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
@@ -466,7 +470,17 @@ impl SqlStore {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            let slot = slot.ok_or(StoreError::NotFound)?;
+            let Some(slot) = slot else {
+                // Say why when the sender may know: a conversation of theirs that is closed.
+                if let Target::Conversation(id) = target {
+                    let closed: Option<Option<Timestamp>> = sqlx::query_scalar(CLOSED_FOR_MEMBER)
+                        .bind(id).bind(sender).fetch_optional(&mut *tx).await?;
+                    if closed.flatten().is_some() {
+                        return Err(StoreError::Closed);
+                    }
+                }
+                return Err(StoreError::NotFound);
+            };
             let (conversation_id, seq, ref kind, sent_at) = slot;
             // Holding the conversation's row now, look again: a removal that committed while
             // this send waited for it (PostgreSQL checked membership before the wait).

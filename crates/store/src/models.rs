@@ -127,6 +127,15 @@ pub struct User {
     pub last_active_at: Timestamp,
 }
 
+/// A user with their standing, for administrators.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Account {
+    #[sqlx(flatten)]
+    pub user: User,
+    /// When an administrator disabled the account (`None`: it may log in).
+    pub disabled_at: Option<Timestamp>,
+}
+
 // Hand-written so a logged user never prints its password hash.
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -234,8 +243,9 @@ pub struct Session {
 pub struct AccountChanges {
     /// `Some(None)` clears the display name; `None` leaves it.
     pub full_name: Option<Option<String>>,
-    /// A new password hash, and the one session to keep: every other session ends.
-    pub password: Option<(String, SessionId)>,
+    /// A new password hash, and the one session to keep (`None`: none): every other
+    /// session ends.
+    pub password: Option<(String, Option<SessionId>)>,
 }
 
 /// The user behind an open session, and when the session was last used.
@@ -319,6 +329,9 @@ pub struct ConversationSummary {
     /// The last message's time, or the creation time for an empty conversation.
     pub activity_at: Timestamp,
     pub last_seq: i64,
+    /// Takes no new messages: the other member of this direct conversation deleted their
+    /// account.
+    pub closed: bool,
     pub read: ReadState,
     /// The newest message the user has not hidden (a tombstone if it was deleted).
     pub last_message: Option<Message>,

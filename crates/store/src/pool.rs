@@ -86,6 +86,7 @@ macro_rules! on_pool {
     ($store:expr, $p:ident => $body:expr) => {{
         let store: &$crate::SqlStore = $store;
         store.fault_point().await?;
+        let _timed = $crate::pool::Timed::start("read");
         match &store.pool {
             $crate::pool::DbPool::Postgres($p) => $body,
             $crate::pool::DbPool::Sqlite { reads: $p, .. } => $body,
@@ -99,6 +100,7 @@ macro_rules! on_writer {
     ($store:expr, $p:ident => $body:expr) => {{
         let store: &$crate::SqlStore = $store;
         store.fault_point().await?;
+        let _timed = $crate::pool::Timed::start("write");
         match &store.pool {
             $crate::pool::DbPool::Postgres($p) => $body,
             $crate::pool::DbPool::Sqlite { writer: $p, .. } => $body,
@@ -106,6 +108,31 @@ macro_rules! on_writer {
     }};
 }
 pub(crate) use on_writer;
+
+/// Times one store operation (its statements, and the wait for a connection) into
+/// `missive_db_query_duration_seconds`, however it ends: dropped on an early return or an
+/// error as much as on success, and on cancellation too.
+pub(crate) struct Timed {
+    started: std::time::Instant,
+    access: &'static str,
+}
+
+impl Timed {
+    pub(crate) fn start(access: &'static str) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            access,
+        }
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        metrics::histogram!("missive_db_query_duration_seconds", "access" => self.access)
+            .record(seconds);
+    }
+}
 
 impl DbPool {
     /// Connects (failing now if the database is unreachable) without running migrations.

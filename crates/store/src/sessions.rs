@@ -16,7 +16,8 @@ const INSERT_REFRESH: &str =
 const AUTHENTICATE: &str = "SELECT u.id, u.username, u.email, u.full_name, u.password_hash, \
     u.created_at, u.last_active_at, s.last_used_at AS session_last_used_at \
     FROM sessions s JOIN users u ON u.id = s.user_id \
-    WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
+    WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 \
+    AND u.disabled_at IS NULL AND u.deleted_at IS NULL";
 const TOUCH_SESSION: &str = "UPDATE sessions SET last_used_at = $2 WHERE id = $1 RETURNING user_id";
 // Using a refresh token spends it; only an unspent token of an open session rotates.
 const SPEND_REFRESH: &str = "UPDATE refresh_tokens SET rotated_at = $2 \

@@ -28,9 +28,9 @@ macro_rules! next_seq {
             $now,
             " > COALESCE(last_message_at, 0) THEN ",
             $now,
-            " ELSE last_message_at + 1 END WHERE ",
+            " ELSE last_message_at + 1 END WHERE (",
             $conversation,
-            " RETURNING id, last_seq, kind, last_message_at"
+            ") AND closed_at IS NULL RETURNING id, last_seq, kind, last_message_at"
         )
     };
 }

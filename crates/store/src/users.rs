@@ -1,13 +1,13 @@
 //! User accounts.
 
 use crate::error::is_unique_violation;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
 use crate::sessions::REVOKE_OTHERS;
 use crate::sql::user_select;
 use crate::{
-    AccountChange, AccountChanges, Change, Changes, ConflictKind, NewUser, SqlStore, StoreError,
-    Timestamp, User,
+    Account, AccountChange, AccountChanges, Change, Changes, ConflictKind, NewUser, SqlStore,
+    StoreError, Timestamp, User,
 };
 
 const INSERT_USER: &str = "INSERT INTO users \
@@ -17,17 +17,67 @@ const INSERT_EVENT_HEAD: &str = "INSERT INTO event_heads (user_id, head) VALUES 
 // After a unique violation: which of the two was taken? (Username wins when both are.)
 const WHICH_TAKEN: &str = "SELECT lower(username) = lower($1) AS username_taken FROM users \
     WHERE lower(username) = lower($1) OR lower(email) = lower($2)";
-const BY_ID: &str = concat!(user_select!(), "WHERE id = $1");
-const BY_EMAIL: &str = concat!(user_select!(), "WHERE lower(email) = lower($1)");
-const BY_USERNAME: &str = concat!(user_select!(), "WHERE lower(username) = lower($1)");
+// A deleted account's row stays (see `delete_user`), but no lookup finds it.
+const BY_ID: &str = concat!(user_select!(), "WHERE id = $1 AND deleted_at IS NULL");
+const BY_EMAIL: &str = concat!(
+    user_select!(),
+    "WHERE lower(email) = lower($1) AND deleted_at IS NULL"
+);
+const BY_USERNAME: &str = concat!(
+    user_select!(),
+    "WHERE lower(username) = lower($1) AND deleted_at IS NULL"
+);
+// Who may log in: a disabled account is answered as an unknown one.
+const LOGIN_BY_EMAIL: &str = concat!(
+    user_select!(),
+    "WHERE lower(email) = lower($1) AND deleted_at IS NULL AND disabled_at IS NULL"
+);
+const LOGIN_BY_USERNAME: &str = concat!(
+    user_select!(),
+    "WHERE lower(username) = lower($1) AND deleted_at IS NULL AND disabled_at IS NULL"
+);
+macro_rules! account_select {
+    () => {
+        "SELECT id, username, email, full_name, password_hash, created_at, last_active_at, \
+         disabled_at FROM users WHERE deleted_at IS NULL "
+    };
+}
+const ACCOUNT: &str = concat!(account_select!(), "AND id = $1");
+const ACCOUNTS: &str = concat!(account_select!(), "AND id > $1 ORDER BY id LIMIT $2");
+const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE id = $1 AND deleted_at IS NULL";
+const REVOKE_ALL: &str =
+    "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
+// Deleting an account: the row stays, anonymised, so that what its user sent stays in others'
+// conversations. ':' is in no username or e-mail registration accepts, so neither can be
+// claimed, and '!' is no password hash, so nothing logs in.
+const ANONYMISE: &str = "UPDATE users SET username = 'deleted:' || id, email = 'deleted:' || id, \
+    full_name = NULL, password_hash = '!', deleted_at = $2, disabled_at = COALESCE(disabled_at, $2) \
+    WHERE id = $1 AND deleted_at IS NULL";
+// Direct conversations with a deleted account take no new messages; the other member keeps
+// the history.
+const CLOSE_DIRECT: &str = "UPDATE conversations SET closed_at = $2 \
+    WHERE kind = 'direct' AND closed_at IS NULL \
+    AND id IN (SELECT conversation_id FROM conversation_members WHERE user_id = $1)";
+// A group joined after the account left its groups (an add racing the deletion): the caller
+// leaves it, by the groups' rules, and tries again.
+const IN_A_GROUP: &str = "SELECT 1 FROM conversation_members cm \
+    JOIN conversations c ON c.id = cm.conversation_id AND c.kind = 'group' \
+    WHERE cm.user_id = $1 LIMIT 1";
+// What only the account's own user saw goes with it (refresh tokens go with their sessions).
+const FORGET_OWN: [&str; 4] = [
+    "DELETE FROM sessions WHERE user_id = $1",
+    "DELETE FROM idempotency_keys WHERE user_id = $1",
+    "DELETE FROM hidden_messages WHERE user_id = $1",
+    "DELETE FROM events WHERE user_id = $1",
+];
 const TOUCH: &str = "UPDATE users SET last_active_at = $2 WHERE id = $1";
-const DELETE: &str = "DELETE FROM users WHERE id = $1";
 const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
 const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
 // `$1` is a lower-cased prefix with LIKE's wildcards escaped, followed by `%`.
 const SEARCH: &str = concat!(
     user_select!(),
-    "WHERE lower(username) LIKE $1 ESCAPE '\\' ORDER BY lower(username), id LIMIT $2"
+    "WHERE lower(username) LIKE $1 ESCAPE '\\' AND deleted_at IS NULL \
+     ORDER BY lower(username), id LIMIT $2"
 );
 
 /// A LIKE pattern matching names that start with `prefix`, whatever its characters.
@@ -55,8 +105,22 @@ pub trait UserStore {
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Records that the user was active now (on login); returns the time recorded.
     async fn touch_user(&self, id: UserId) -> Result<(Timestamp, Changes), StoreError>;
-    /// Deletes the user and, with them, their sessions, conversations and messages.
-    async fn delete_user(&self, id: UserId) -> Result<Changes, StoreError>;
+    /// Who may log in with this e-mail (ignoring case): not a disabled account.
+    async fn login_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Who may log in with this username (ignoring case): not a disabled account.
+    async fn login_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// One account with its standing (`None` once deleted).
+    async fn account(&self, id: UserId) -> Result<Option<Account>, StoreError>;
+    /// Accounts in id order, after `after`.
+    async fn accounts(&self, after: UserId, limit: i64) -> Result<Vec<Account>, StoreError>;
+    /// Disables the account (ending every session of it, in the same transaction) or
+    /// enables it again.
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Changes, StoreError>;
+    /// Deletes the account: anonymises its row (what it sent stays with those who received
+    /// it), closes its direct conversations, and forgets its sessions, idempotency keys,
+    /// hidden messages and events. Refuses (`Ok(None)`, nothing written) while it is still a
+    /// member of a group: its groups' rules (an owner hands over) are the caller's to apply.
+    async fn delete_user(&self, id: UserId) -> Result<Option<Changes>, StoreError>;
     /// Changes the display name and/or password (ending the other sessions) atomically.
     async fn update_account(
         &self,
@@ -146,7 +210,8 @@ impl UserStore for SqlStore {
             let mut ended = 0;
             if let Some((hash, keep_session)) = &changes.password {
                 sqlx::query(SET_PASSWORD).bind(id).bind(hash).execute(&mut *tx).await?;
-                ended = sqlx::query(REVOKE_OTHERS).bind(id).bind(*keep_session).bind(now)
+                ended = sqlx::query(REVOKE_OTHERS).bind(id)
+                    .bind(keep_session.unwrap_or(SessionId(-1))).bind(now)
                     .execute(&mut *tx).await?.rows_affected();
             }
             if let Some(full_name) = &changes.full_name {
@@ -170,16 +235,69 @@ impl UserStore for SqlStore {
         })?)
     }
 
-    async fn delete_user(&self, id: UserId) -> Result<Changes, StoreError> {
-        // One transaction, so a user is never half-deleted if the connection drops.
+    async fn login_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_as(LOGIN_BY_EMAIL).bind(email).fetch_optional(p).await
+        })?)
+    }
+
+    async fn login_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_as(LOGIN_BY_USERNAME).bind(username).fetch_optional(p).await
+        })?)
+    }
+
+    async fn account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_as(ACCOUNT).bind(id).fetch_optional(p).await
+        })?)
+    }
+
+    async fn accounts(&self, after: UserId, limit: i64) -> Result<Vec<Account>, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_as(ACCOUNTS).bind(after).bind(limit).fetch_all(p).await
+        })?)
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Changes, StoreError> {
+        let now = Timestamp::now();
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
-            let done = sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
+            let since = disabled.then_some(now);
+            let done = sqlx::query(SET_DISABLED).bind(id).bind(since).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            let mut changes = Change::to_account(id, AccountChange::Updated);
+            if disabled {
+                sqlx::query(REVOKE_ALL).bind(id).bind(now).execute(&mut *tx).await?;
+                changes.extend(Change::to_account(id, AccountChange::SessionsEnded));
+            }
             tx.commit().await?;
-            Ok(Change::to_account(id, AccountChange::Deleted))
+            Ok(changes)
+        })
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<Option<Changes>, StoreError> {
+        let now = Timestamp::now();
+        // One transaction, so an account is never half-deleted if the connection drops.
+        on_writer!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let done = sqlx::query(ANONYMISE).bind(id).bind(now).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let in_group: Option<i32> =
+                sqlx::query_scalar(IN_A_GROUP).bind(id).fetch_optional(&mut *tx).await?;
+            if in_group.is_some() {
+                return Ok(None);
+            }
+            sqlx::query(CLOSE_DIRECT).bind(id).bind(now).execute(&mut *tx).await?;
+            for forget in FORGET_OWN {
+                sqlx::query(forget).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(Change::to_account(id, AccountChange::Deleted)))
         })
     }
 }

@@ -48,6 +48,7 @@ impl RedisCache {
     /// Runs `pipe` if Redis is usable; `None` (having noted the failure) if not.
     async fn run<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Option<T> {
         if !self.ready().await {
+            crate::metrics::redis_fallback("cache");
             return None;
         }
         let mut connection = self.redis.connection.clone();
@@ -55,6 +56,7 @@ impl RedisCache {
             Ok(value) => Some(value),
             Err(err) => {
                 self.failed(&err);
+                crate::metrics::redis_fallback("cache");
                 None
             }
         }

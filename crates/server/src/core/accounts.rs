@@ -100,8 +100,8 @@ impl Core {
         session: NewSession<'_>,
     ) -> Result<(User, Opened), CoreError> {
         let user = match name {
-            LoginName::Email(email) => self.store().user_by_email(email.trim()).await?,
-            LoginName::Username(username) => self.store().user_by_username(username).await?,
+            LoginName::Email(email) => self.store().login_by_email(email.trim()).await?,
+            LoginName::Username(username) => self.store().login_by_username(username).await?,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
         if !self.0.passwords.verify(password, stored).await? {
@@ -135,7 +135,7 @@ impl Core {
         };
         let changes = AccountChanges {
             full_name,
-            password: new_hash.map(|hash| (hash, keep_session)),
+            password: new_hash.map(|hash| (hash, Some(keep_session))),
         };
         let written = self.store().update_account(user.id, changes).await;
         self.commit(written).await
@@ -165,21 +165,32 @@ impl Core {
         found.map(User::from).ok_or(CoreError::NotFound)
     }
 
-    /// Deletes the user with their sessions, direct conversations and every message they
-    /// sent, groups' included. They first leave each group as a member leaving would, so an
-    /// owner's group passes on and its members hear of it. (No route does this yet; tests do.
-    /// Keeping what others received, rather than deleting it with its sender, is decided with
-    /// account deletion through the API.)
+    /// Deletes the account (see `UserStore::delete_user` for what stays). It first leaves
+    /// each group as a member leaving would, so an owner's group passes on and its members
+    /// hear of it; a group it was added to meanwhile is left the same way.
     pub async fn delete_user(&self, id: UserId) -> Result<(), CoreError> {
-        for group in self.store().groups_of(id).await? {
-            match self.remove_member(group, id, id).await {
-                // Left (or the group went) in the meantime.
-                Ok(()) | Err(CoreError::NotFound) => {}
-                Err(err) => return Err(err),
+        loop {
+            for group in self.store().groups_of(id).await? {
+                match self.remove_member(group, id, id).await {
+                    // Left (or the group went) in the meantime.
+                    Ok(()) | Err(CoreError::NotFound) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            let written = self.store().delete_user(id).await;
+            let deleted = written.map(|changes| (changes.is_some(), changes.unwrap_or_default()));
+            if self.commit(deleted).await? {
+                return Ok(());
             }
         }
-        let written = self.store().delete_user(id).await;
-        self.commit(written.map(|changes| ((), changes))).await
+    }
+
+    /// Deletes the caller's own account, given its password.
+    pub async fn delete_own_account(&self, user: &User, password: &str) -> Result<(), CoreError> {
+        if !self.check_password(user, password).await? {
+            return Err(CoreError::CurrentPasswordIncorrect);
+        }
+        self.delete_user(user.id).await
     }
 
     /// Users whose username starts with `prefix`, ignoring case, in username order.

@@ -127,6 +127,7 @@ fn email_reason(err: &email_address::Error) -> &'static str {
 }
 
 /// A new password: 8–128 characters. The upper bound keeps hashing cost bounded.
+#[derive(Clone)]
 pub struct Password(String);
 
 impl Password {

@@ -41,6 +41,9 @@ pub enum CoreError {
     /// A change to a group that its rules refuse.
     #[error("refused: {0:?}")]
     Refused(Refusal),
+    /// A direct conversation whose other member deleted their account.
+    #[error("conversation closed")]
+    ConversationClosed,
     #[error("idempotency key reused for another request")]
     IdempotencyKeyReused,
     /// The database is unreachable, or password hashing is saturated: retry shortly.
@@ -56,6 +59,7 @@ impl From<StoreError> for CoreError {
         match err {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(kind) => Self::Taken(kind),
+            StoreError::Closed => Self::ConversationClosed,
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::Unavailable

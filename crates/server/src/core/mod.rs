@@ -10,6 +10,7 @@
 //! go through `cache::read_through`.
 
 mod accounts;
+mod admin;
 mod conversations;
 pub mod domain;
 mod error;

@@ -160,7 +160,10 @@ impl RateLimiter for RedisLimiter {
                 let ticket = (!entry.is_empty()).then_some(Ticket::Shared(entry));
                 (decision, ticket)
             }
-            None => self.fallback.reserve(rule, key).await,
+            None => {
+                crate::metrics::redis_fallback("rate_limit");
+                self.fallback.reserve(rule, key).await
+            }
         }
     }
 

@@ -70,6 +70,8 @@ pub const V1_READ: Rule = per_user("v1.read", 120);
 pub const V1_GROUP: Rule = per_user("v1.group", 60);
 /// `POST .../typing` (notices are coalesced anyway; this bounds the membership checks).
 pub const V1_TYPING: Rule = per_user("v1.typing", 120);
+/// `GET /v1/users/me/export`: reads everything the user has, so it is the dearest read.
+pub const V1_EXPORT: Rule = per_user("v1.export", 2);
 /// Failed logins per client IP, on every login route together: tokens work on every face, so
 /// one unguarded login route would undo the others.
 pub const FAILED_LOGINS: Rule = Rule {
@@ -100,6 +102,7 @@ const CATALOGUE: &[Rule] = &[
     V1_READ,
     V1_GROUP,
     V1_TYPING,
+    V1_EXPORT,
 ];
 
 /// A per-minute rule counted by user: the routes a signed-in user calls.

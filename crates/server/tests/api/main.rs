@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accounts;
 mod cache;
 mod cache_shared;
 mod cache_tokens;

@@ -130,6 +130,14 @@ async fn metrics_parse_and_move_with_requests_streams_cache_and_refusals() {
             &[("state", "in_use")],
         );
     assert!(pool >= 1.0, "no pool connections counted");
+    // The sends wrote, the history reads read.
+    for access in ["read", "write"] {
+        let timed = [("access", access)];
+        assert!(
+            moved("missive_db_query_duration_seconds_count", &timed) >= 1.0,
+            "{access}"
+        );
+    }
     assert!(after.contains_key(&(
         "missive_password_hashes".to_owned(),
         [("state".to_owned(), "queued".to_owned())].into()

@@ -486,6 +486,15 @@ async fn every_route_answers_as_the_openapi_document_says() {
         c.get("/v1/events/ws", &a).await;
         c.get("/v1/events/ws?after=-1", &a).await;
 
+        // The user's data, and deleting an account (dave's, from the Message Service).
+        c.get("/v1/users/me/export", &a).await;
+        let wrong = json!({"password": "wrong-password"});
+        c.send(c.json(Method::DELETE, "/v1/users/me", wrong, &d))
+            .await;
+        let right = json!({"password": PASSWORD});
+        c.send(c.json(Method::DELETE, "/v1/users/me", right, &d))
+            .await;
+
         // Ending sessions last: their tokens stop working.
         c.send(c.request(Method::POST, "/v1/auth/logout", &b)).await;
         c.send(c.request(Method::POST, "/v1/auth/logout", &b)).await;

@@ -137,6 +137,15 @@ async fn readiness(app: &TestApp) -> (StatusCode, String, String) {
     (reply.status, field("status"), field("rate_limits"))
 }
 
+/// `missive_redis_fallbacks_total{use="rate_limit"}` now (0 before the first).
+async fn rate_limit_fallbacks(app: &TestApp) -> f64 {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = text.text().await.unwrap();
+    let series = r#"missive_redis_fallbacks_total{use="rate_limit"} "#;
+    let line = text.lines().find_map(|line| line.strip_prefix(series));
+    line.map_or(0.0, |value| value.parse().unwrap())
+}
+
 #[tokio::test]
 async fn a_lost_redis_keeps_limits_in_process_and_they_are_shared_again_when_it_returns() {
     let Some(redis) = TestRedis::new() else {
@@ -157,11 +166,14 @@ async fn a_lost_redis_keeps_limits_in_process_and_they_are_shared_again_when_it_
     let sending = keep_sending(&app, alice.clone(), bob, phase.clone());
     let outage = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
+        let fallbacks_before = rate_limit_fallbacks(&app).await;
         proxy.cut();
         phase.store(DURING, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let degraded = (StatusCode::OK, "degraded".to_owned(), "degraded".to_owned());
         assert_eq!(readiness(&app).await, degraded, "while Redis is away");
+        let counted = rate_limit_fallbacks(&app).await - fallbacks_before;
+        assert!(counted >= 1.0, "the in-process counting shows on /metrics");
         proxy.restore();
         phase.store(AFTER, Ordering::SeqCst);
         let restored = Instant::now();

@@ -273,6 +273,8 @@ fn the_limited_routes_are_the_ones_the_tables_name() {
         "POST /v1/auth/login",
         "POST /v1/auth/refresh",
         "PATCH /v1/users/me",
+        "DELETE /v1/users/me",
+        "GET /v1/users/me/export",
         "GET /v1/users",
         "POST /v1/conversations",
         "POST /v1/conversations/{id}/messages",

@@ -100,7 +100,7 @@ async fn touch_user_moves_last_active_forward_and_rejects_unknown_ids() {
 }
 
 #[tokio::test]
-async fn delete_user_removes_their_conversations_and_messages_only() {
+async fn a_deleted_account_is_anonymised_and_what_it_sent_stays_with_its_receivers() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
         let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
@@ -108,31 +108,142 @@ async fn delete_user_removes_their_conversations_and_messages_only() {
         let reply = send(&store, &bob, &alice, "hi alice").await;
         store.edit_message(to_bob.id, alice.id, "hi!").await.must(b);
         let kept = send_direct(&store, &bob, &carol, "hi carol").await;
+        let (session, _) = store
+            .create_session(alice.id, None, Some("hash"), far_future())
+            .await
+            .must(b);
 
-        store.delete_user(alice.id).await.must(b);
+        let deleted = store.delete_user(alice.id).await.must(b);
+        assert!(deleted.is_some(), "{b:?}: deleted");
 
-        let gone = store.user_by_id(alice.id).await.must(b);
-        assert_eq!(gone, None, "{b:?}: user gone");
-        let convo = find(&store, alice.id, bob.id).await;
-        assert_eq!(convo, None, "{b:?}: conversation gone");
-        for gone in [&to_bob, &reply] {
-            // Neither bob (its other member) nor anyone else reads it, nor its versions.
-            for viewer in [&bob, &carol] {
-                let found = versions(&store, gone.id, viewer).await;
-                assert_eq!(found, None, "{b:?}: message {:?} gone", gone.content);
-            }
-        }
-        let carols = store.messages_of_user(carol.id, 100, 0).await.must(b);
-        assert_eq!(carols, std::slice::from_ref(&kept), "{b:?}: carol's kept");
-        let bobs = store.messages_of_user(bob.id, 100, 0).await.must(b);
-        assert_eq!(bobs, [kept], "{b:?}: bob keeps his other conversation only");
+        assert_eq!(store.user_by_id(alice.id).await.must(b), None, "{b:?}");
+        let by_email = store.user_by_email("alice@example.test").await.must(b);
+        assert_eq!(by_email, None, "{b:?}");
+        assert_eq!(store.user_by_username("alice").await.must(b), None, "{b:?}");
+        let found = store.search_users("", 100).await.must(b);
+        assert!(
+            !found.iter().any(|u| u.id == alice.id),
+            "{b:?}: not searchable"
+        );
+        let gone = store.session_user(session.id, alice.id).await.must(b);
+        assert!(gone.is_none(), "{b:?}: sessions gone");
+        // Bob keeps the conversation, both messages and the edit history.
+        let convo = find(&store, alice.id, bob.id).await.must(b);
+        let (now, earlier) = versions(&store, to_bob.id, &bob).await.must(b);
+        assert_eq!((now.content.as_str(), earlier.len()), ("hi!", 1), "{b:?}");
         let left = history(&store, &bob, &alice, 10, 0).await;
-        assert_eq!(summary(&left), (vec![], 0), "{b:?}: no history left");
+        assert_eq!(summary(&left), (vec!["hi alice", "hi!"], 2), "{b:?}");
+        let bobs = store.messages_of_user(bob.id, 100, 0).await.must(b);
+        assert_eq!(bobs.len(), 3, "{b:?}: {bobs:?}");
+        assert_eq!(bobs[2], kept, "{b:?}");
+        let seen = store
+            .conversation_summary(convo.id, bob.id)
+            .await
+            .must(b)
+            .must(b);
+        let peer = seen.peer.must(b);
+        assert_eq!(peer.username, format!("deleted:{}", alice.id.0), "{b:?}");
+        assert!(seen.closed, "{b:?}: closed");
+        // ... which takes no new messages, and no new conversation opens with alice.
+        let refused = store.send_message(convo.id, bob.id, "hello?", None).await;
+        assert!(
+            matches!(refused, Err(StoreError::Closed)),
+            "{b:?}: {refused:?}"
+        );
+        assert_not_found(store.send_direct_message(bob.id, alice.id, "x").await, b);
+        assert_not_found(store.open_direct_conversation(carol.id, alice.id).await, b);
+        assert_eq!(find(&store, carol.id, alice.id).await, None, "{b:?}");
+        let _ = reply;
+
         assert_not_found(store.delete_user(alice.id).await, b);
         assert_not_found(store.delete_user(UserId(UNKNOWN)).await, b);
         let again = store.create_user(new_user("alice")).await;
         assert!(again.is_ok(), "{b:?}: name and e-mail free: {again:?}");
     }
+}
+
+#[tokio::test]
+async fn an_account_in_a_group_is_not_deleted() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob] = users(&store, ["alice", "bob"]).await;
+        store
+            .create_group(alice.id, "team", &[bob.id])
+            .await
+            .must(b);
+
+        let refused = store.delete_user(bob.id).await.must(b);
+
+        assert!(
+            refused.is_none(),
+            "{b:?}: the caller leaves the group first"
+        );
+        assert!(
+            store.user_by_id(bob.id).await.must(b).is_some(),
+            "{b:?}: untouched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_log_in_and_its_sessions_end() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice] = users(&store, ["alice"]).await;
+        let (session, _) = store
+            .create_session(alice.id, None, Some("hash"), far_future())
+            .await
+            .must(b);
+
+        let changes = store.set_disabled(alice.id, true).await.must(b);
+
+        assert!(!changes.is_empty(), "{b:?}");
+        let login = store.login_by_email("alice@example.test").await.must(b);
+        assert_eq!(login, None, "{b:?}");
+        assert_eq!(
+            store.login_by_username("ALICE").await.must(b),
+            None,
+            "{b:?}"
+        );
+        let ended = store.session_user(session.id, alice.id).await.must(b);
+        assert!(ended.is_none(), "{b:?}: session ended");
+        let shown = store.account(alice.id).await.must(b).must(b);
+        assert!(shown.disabled_at.is_some(), "{b:?}");
+        // Still a user others can see and talk about; only logging in is refused.
+        assert!(store.user_by_id(alice.id).await.must(b).is_some(), "{b:?}");
+
+        store.set_disabled(alice.id, false).await.must(b);
+        let login = store.login_by_username("alice").await.must(b);
+        assert_eq!(login.map(|u| u.id), Some(alice.id), "{b:?}");
+        let shown = store.account(alice.id).await.must(b).must(b);
+        assert_eq!(shown.disabled_at, None, "{b:?}");
+        assert_not_found(store.set_disabled(UserId(UNKNOWN), true).await, b);
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_listed_in_id_order_without_deleted_ones() {
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob, carol] = users(&store, ["alice", "bob", "carol"]).await;
+        store.delete_user(bob.id).await.must(b).must(b);
+
+        let all = store.accounts(UserId(0), 10).await.must(b);
+        let ids: Vec<UserId> = all.iter().map(|a| a.user.id).collect();
+        assert_eq!(ids, [alice.id, carol.id], "{b:?}");
+        let after = store.accounts(alice.id, 1).await.must(b);
+        assert_eq!(after.len(), 1, "{b:?}");
+        assert_eq!(after[0].user.id, carol.id, "{b:?}");
+        assert_eq!(
+            store.account(bob.id).await.must(b).map(|a| a.user.id),
+            None,
+            "{b:?}"
+        );
+    }
+}
+
+fn far_future() -> missive_store::Timestamp {
+    missive_store::Timestamp::now().plus(std::time::Duration::from_secs(3600))
 }
 
 fn usernames(found: Vec<User>) -> Vec<String> {

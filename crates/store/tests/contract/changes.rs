@@ -74,7 +74,7 @@ async fn account_writes_report_the_account_they_changed() {
             .await
             .must(b);
         let password = AccountChanges {
-            password: Some(("new-hash".into(), current.id)),
+            password: Some(("new-hash".into(), Some(current.id))),
             ..AccountChanges::default()
         };
         let (_, repassworded) = store.update_account(alice.id, password).await.must(b);
@@ -87,7 +87,11 @@ async fn account_writes_report_the_account_they_changed() {
         assert_eq!(named, account(&alice, AccountChange::Updated), "{b:?}");
         let updated = account(&alice, AccountChange::Updated);
         assert_eq!(repassworded, updated, "{b:?}: a password change too");
-        assert_eq!(deleted, account(&alice, AccountChange::Deleted), "{b:?}");
+        assert_eq!(
+            deleted,
+            Some(account(&alice, AccountChange::Deleted)),
+            "{b:?}"
+        );
         let (_, carols) = store.touch_user(carol.id).await.must(b);
         assert_eq!(carols, account(&carol, AccountChange::Active), "{b:?}");
     }

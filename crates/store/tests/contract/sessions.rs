@@ -317,7 +317,7 @@ async fn a_password_change_replaces_the_hash_and_ends_every_other_session() {
         let bobs = session(&store, &bob, None).await;
 
         let change = AccountChanges {
-            password: Some(("new-hash".into(), current.id)),
+            password: Some(("new-hash".into(), Some(current.id))),
             ..AccountChanges::default()
         };
         store.update_account(alice.id, change).await.must(b);
@@ -339,7 +339,7 @@ async fn a_password_change_replaces_the_hash_and_ends_every_other_session() {
         );
         assert!(is_open(&store, &bobs).await, "{b:?}: bob's session open");
         let change = AccountChanges {
-            password: Some(("x".into(), current.id)),
+            password: Some(("x".into(), Some(current.id))),
             ..AccountChanges::default()
         };
         assert_not_found(store.update_account(UserId(UNKNOWN), change).await, b);

@@ -224,6 +224,10 @@ pub struct ConversationOut {
     pub last_seq: i64,
     pub last_read_seq: i64,
     pub unread_count: i64,
+    /// Present (`true`) once the conversation takes no new messages: the other member of a
+    /// direct conversation deleted their account (sending answers 409 `conversation_closed`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
 }
 
 impl From<ConversationSummary> for ConversationOut {
@@ -242,6 +246,7 @@ impl From<ConversationSummary> for ConversationOut {
             last_seq: summary.last_seq,
             last_read_seq: summary.read.last_read_seq,
             unread_count: summary.read.unread_count,
+            closed: summary.closed,
         }
     }
 }

@@ -167,6 +167,7 @@ fn history_window(params: &HistoryParams) -> Result<(HistoryWindow, i64), ApiErr
         (status = 201, body = MessageOut, headers(
             ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`"),
+        (status = 409, body = ErrorBody, description = "`conversation_closed`: the other member deleted their account"),
         (status = 422, body = ErrorBody, description = "Bad content or key, or `idempotency_key_reused`"),
     ))]
 async fn send(

@@ -6,6 +6,7 @@ mod auth;
 mod conversations;
 mod dto;
 mod events;
+mod export;
 mod members;
 mod messages;
 mod users;

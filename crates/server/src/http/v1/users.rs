@@ -1,6 +1,10 @@
 //! `/v1/users`: the caller's own account, and finding other users.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use missive_store::UserId;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
@@ -8,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::{Me, PublicUser};
+use super::export::{Export, ExportFailed};
 use super::{TAG_USERS, path_id};
 use crate::core::domain::{Password, parse_full_name};
 use crate::core::input::AllValid;
@@ -25,7 +30,8 @@ const USER_NOT_FOUND: ApiError = ApiError::not_found(ErrorCode::UserNotFound, "U
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
-        .routes(limited(routes!(update_me), &[rules::V1_ACCOUNT]))
+        .routes(limited(routes!(update_me, delete_me), &[rules::V1_ACCOUNT]))
+        .routes(limited(routes!(export_me), &[rules::V1_EXPORT]))
         .routes(limited(routes!(search), &[rules::V1_SEARCH]))
         .routes(routes!(by_id))
 }
@@ -99,6 +105,64 @@ async fn update_me(
         .update_account(&user, session_id, full_name, password_change)
         .await?;
     Ok(Json(user.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"password": "correct-horse-battery"}))]
+pub struct DeleteMe {
+    /// The account's current password.
+    password: String,
+}
+
+/// Delete the account, for good. What the user sent stays in the conversations of those who
+/// received it, under a name that is no one's (`deleted:<id>`); their groups pass on as if
+/// they had left; their direct conversations take no new messages; their sessions, keys,
+/// hidden messages and events are gone. Export first to keep a copy.
+#[utoipa::path(delete, path = "/v1/users/me", tag = TAG_USERS, request_body = DeleteMe,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted; every session has ended"),
+        (status = 403, body = ErrorBody, description = "`current_password_incorrect`"),
+    ))]
+async fn delete_me(
+    State(state): State<AppState>,
+    AuthUser { user, .. }: AuthUser,
+    Json(body): Json<DeleteMe>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core()
+        .delete_own_account(&user, &body.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything of the user's, as one JSON document: their profile and every conversation they
+/// are in (as they see it) with its messages in order, hidden ones left out. Streamed as it is
+/// read, so any size of history costs the server little memory; a document cut short (the
+/// connection breaks) is not valid JSON, so a partial export cannot pass for a whole one.
+#[utoipa::path(get, path = "/v1/users/me/export", tag = TAG_USERS,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Export, content_type = "application/json"),
+    ))]
+async fn export_me(State(state): State<AppState>, AuthUser { user, .. }: AuthUser) -> Response {
+    let (chunks_tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, ExportFailed>>(4);
+    let core = state.core().clone();
+    state.tasks().spawn(async move {
+        if let Err(err) = super::export::write(&core, user, &chunks_tx).await {
+            let _ = chunks_tx.send(Err(err)).await;
+        }
+    });
+    let chunks = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let headers = [
+        (CONTENT_TYPE, "application/json"),
+        (
+            CONTENT_DISPOSITION,
+            "attachment; filename=\"missive-export.json\"",
+        ),
+        (CACHE_CONTROL, "no-store"),
+    ];
+    (headers, Body::from_stream(chunks)).into_response()
 }
 
 /// Find users by the start of their username.
