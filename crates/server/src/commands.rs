@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::core::domain::Password;
 use crate::core::input::Invalid;
-use crate::core::{Core, CoreError, NewAccount};
+use crate::core::{Core, CoreError, FindError, NewAccount};
 
 /// `missive user …`
 #[derive(Subcommand, Clone)]
@@ -36,7 +36,8 @@ pub enum UserCommand {
     },
     /// Show one account.
     Show {
-        /// A user id, or a username.
+        /// A user: `id:N`, a username, or a number (an id, or a username if no id matches;
+        /// refused when it is both).
         user: String,
         #[arg(long)]
         json: bool,
@@ -289,17 +290,56 @@ pub async fn session(config: Config, command: SessionCommand) -> Result<(), Stri
     Ok(())
 }
 
-/// The use cases over the configured database, migrated, with the cache and doorbell the
-/// server uses (Redis, when set, so every instance hears of the change).
+/// The use cases over the configured database, with the cache and doorbell the server uses
+/// (Redis, when set, so every instance hears of the change). A SQLite database must exist
+/// already: run from the wrong directory, a command would otherwise create an empty one and
+/// report success on an account no server ever reads. Pending migrations are applied, as a
+/// starting instance would.
 async fn connect(config: Config) -> Result<Core, String> {
+    if config.backend == missive_store::Backend::Sqlite
+        && let Some(file) = crate::config::sqlite_file(config.database_url.expose())
+        && !file.exists()
+    {
+        return Err(format!(
+            "no database at {} (DATABASE_URL): run this where the server runs, or give it \
+             the server's DATABASE_URL",
+            file.display()
+        ));
+    }
+    if let Some(url) = &config.redis_url {
+        redis_answers(url.expose(), &config.redis_prefix).await?;
+    }
     let app = crate::build(config).await.map_err(|err| err.to_string())?;
     Ok(app.core().clone())
 }
 
-fn no_user(name: &str) -> impl FnOnce(CoreError) -> String + '_ {
+/// Refuses to go on while Redis is away: the other instances would not hear of the change
+/// (their caches would keep accepting a disabled account's tokens for a while).
+async fn redis_answers(url: &str, prefix: &str) -> Result<(), String> {
+    let unreachable = |err: String| {
+        format!(
+            "Redis (REDIS_URL) does not answer ({err}): the instances would not hear of this \
+             change; try again once it is back"
+        )
+    };
+    let redis = crate::redis_conn::Redis::connect(url, prefix).map_err(unreachable)?;
+    let mut connection = redis.connection.clone();
+    let command = redis::cmd("PING");
+    let ping = command.query_async::<String>(&mut connection);
+    crate::redis_conn::within_budget(ping)
+        .await
+        .map(drop)
+        .map_err(|err| unreachable(err.to_string()))
+}
+
+fn no_user(name: &str) -> impl FnOnce(FindError) -> String + '_ {
     move |err| match err {
-        CoreError::NotFound => format!("no user {name:?} (give a user id or a username)"),
-        other => explain(other),
+        FindError::NoSuchUser => format!("no user {name:?} (give a username, or id:N)"),
+        FindError::Ambiguous => format!(
+            "{name:?} is both a user id and another user's username: say id:{name} for the \
+             id, or use the other account's id"
+        ),
+        FindError::Failed(err) => explain(err),
     }
 }
 

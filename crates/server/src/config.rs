@@ -341,6 +341,17 @@ impl ConfigError {
 impl Settings {
     /// Checks every value and resolves defaults that need the filesystem (the SQLite key file).
     pub fn resolve(&self) -> Result<Config, ConfigError> {
+        self.resolve_with(KeyFile::Create)
+    }
+
+    /// As [`Self::resolve`], for commands that issue no tokens (`backup`, `user`, `session`):
+    /// a key file beside the database is read if it is there, never created (run in the wrong
+    /// directory, such a command must leave nothing behind).
+    pub fn resolve_for_command(&self) -> Result<Config, ConfigError> {
+        self.resolve_with(KeyFile::ReadOnly)
+    }
+
+    fn resolve_with(&self, key_file: KeyFile) -> Result<Config, ConfigError> {
         let database_url = match &self.database_url {
             Some(url) => url.expose().to_owned(),
             None => split_database_url(&|name| std::env::var(name).ok())?
@@ -355,7 +366,7 @@ impl Settings {
                 ),
             )
         })?;
-        let (secret_key, secret_source) = self.resolve_secret(backend, &database_url)?;
+        let (secret_key, secret_source) = self.resolve_secret(backend, &database_url, key_file)?;
         let minutes = self
             .access_token_expire_minutes
             .or(self.access_token_exp_minutes)
@@ -417,6 +428,7 @@ impl Settings {
         &self,
         backend: Backend,
         database_url: &str,
+        key_file: KeyFile,
     ) -> Result<(Secret, SecretSource), ConfigError> {
         if let Some(secret) = &self.secret_key {
             if secret.expose().len() < MIN_SECRET_BYTES {
@@ -428,11 +440,20 @@ impl Settings {
             return Ok((secret.clone(), SecretSource::Configured));
         }
         match (backend, sqlite_file(database_url)) {
+            // A command issues no tokens: any key will do.
+            (Backend::Postgres, _) if key_file == KeyFile::ReadOnly => {
+                Ok((random_secret(), SecretSource::Ephemeral))
+            }
             (Backend::Postgres, _) => Err(ConfigError::new(
                 "SECRET_KEY",
                 "must be set when DATABASE_URL is PostgreSQL (every instance needs the same key)",
             )),
             (Backend::Sqlite, None) => Ok((random_secret(), SecretSource::Ephemeral)),
+            (Backend::Sqlite, Some(db_file))
+                if key_file == KeyFile::ReadOnly && !key_file_beside(&db_file).exists() =>
+            {
+                Ok((random_secret(), SecretSource::Ephemeral))
+            }
             (Backend::Sqlite, Some(db_file)) => {
                 let path = key_file_beside(&db_file);
                 let (secret, created) = crate::keyfile::load_or_create(&path, random_secret)
@@ -446,6 +467,13 @@ impl Settings {
             }
         }
     }
+}
+
+/// Whether resolving the settings may create the key file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyFile {
+    Create,
+    ReadOnly,
 }
 
 fn random_secret() -> Secret {

@@ -46,7 +46,9 @@ fn main() -> ExitCode {
     // An administrator's command prints its answer on stdout: logs go to stderr, and only
     // errors unless MISSIVE_LOG asks for more.
     let admin = matches!(cli.command, Some(Command::User(_) | Command::Session(_)));
-    let filter = match admin && std::env::var_os("MISSIVE_LOG").is_none() {
+    let log_chosen = std::env::var_os("MISSIVE_LOG").is_some()
+        || std::env::args().any(|arg| arg == "--log" || arg.starts_with("--log="));
+    let filter = match admin && !log_chosen {
         true => "error",
         false => cli.settings.log.as_str(),
     };
@@ -75,7 +77,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let config = cli.settings.resolve().map_err(|err| err.to_string())?;
+    let config = match cli.command {
+        Some(Command::Backup { .. } | Command::User(_) | Command::Session(_)) => {
+            cli.settings.resolve_for_command()
+        }
+        _ => cli.settings.resolve(),
+    };
+    let config = config.map_err(|err| err.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
             missive::connect(&config)

@@ -5,6 +5,7 @@
 
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
+use crate::sql::Dialect;
 use crate::sql::{change_in, conversation_columns, decode, not_hidden_from, unread_count_of};
 use crate::{
     Changes, Conversation, ConversationChange, ConversationSummary, Message, Profile, ReadState,
@@ -42,7 +43,13 @@ pub trait ConversationStore {
         after: Option<(Timestamp, ConversationId)>,
         limit: i64,
     ) -> Result<Vec<ConversationSummary>, StoreError>;
+    /// Every conversation the user is in, oldest first (for reading them all: unlike
+    /// activity order, this one does not change while it is read).
+    async fn conversation_ids_of(&self, user: UserId) -> Result<Vec<ConversationId>, StoreError>;
 }
+
+const IDS_OF: &str =
+    "SELECT conversation_id FROM conversation_members WHERE user_id = $1 ORDER BY conversation_id";
 
 const INSERT_DIRECT: &str = concat!(
     "INSERT INTO conversations (kind, direct_low, direct_high, last_seq, created_at) \
@@ -51,7 +58,11 @@ const INSERT_DIRECT: &str = concat!(
     conversation_columns!()
 );
 // A conversation with oneself has a single member: the second row is then a no-op.
-const LIVE_USERS: &str = "SELECT COUNT(*) FROM users WHERE id IN ($1, $2) AND deleted_at IS NULL";
+// The pair's accounts that are not deleted; on PostgreSQL share-locked until commit, so a
+// deletion waits for this conversation and then closes it.
+const LIVE_USERS: &str = "SELECT id FROM users WHERE id IN ($1, $2) AND deleted_at IS NULL";
+const LIVE_USERS_PG: &str =
+    "SELECT id FROM users WHERE id IN ($1, $2) AND deleted_at IS NULL FOR SHARE";
 const INSERT_MEMBERS: &str = "INSERT INTO conversation_members \
     (conversation_id, user_id, last_read_seq, joined_at) VALUES ($1, $2, 0, $4), ($1, $3, 0, $4) \
     ON CONFLICT DO NOTHING";
@@ -90,12 +101,12 @@ impl ConversationStore for SqlStore {
                 Some(conversation) => {
                     // A deleted account's row stays (for what it sent), but nobody opens a
                     // conversation with it; undone with the transaction.
-                    let live: i64 = sqlx::query_scalar(LIVE_USERS)
+                    let live: Vec<UserId> = sqlx::query_scalar(p.pick(LIVE_USERS_PG, LIVE_USERS))
                         .bind(low)
                         .bind(high)
-                        .fetch_one(&mut *tx)
+                        .fetch_all(&mut *tx)
                         .await?;
-                    if live != if low == high { 1 } else { 2 } {
+                    if live.len() != if low == high { 1 } else { 2 } {
                         return Err(sqlx::Error::RowNotFound);
                     }
                     sqlx::query(INSERT_MEMBERS)
@@ -156,6 +167,12 @@ impl ConversationStore for SqlStore {
 
     /// Up to `limit` of the user's conversations with activity before `after` (an
     /// `(activity_at, id)` cursor from the previous page), most recent first.
+    async fn conversation_ids_of(&self, user: UserId) -> Result<Vec<ConversationId>, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_scalar(IDS_OF).bind(user).fetch_all(p).await
+        })?)
+    }
+
     async fn list_conversations(
         &self,
         user: UserId,

@@ -126,7 +126,11 @@ const ROLE_OF: &str =
     "SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
 const ROLE_OF_PG: &str = "SELECT role FROM conversation_members \
     WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE";
+// A user who may join: not a deleted account. On PostgreSQL the row is share-locked until the
+// transaction ends, so an account deletion (which updates it) waits for this one, and then
+// finds the membership this one made.
 const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL";
+const USER_EXISTS_PG: &str = "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE";
 const COUNT: &str = "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = $1";
 const NOTICE_SLOT: &str = next_seq!("id = $1", "$2");
 const INSERT_NOTICE: &str = "INSERT INTO messages \
@@ -244,13 +248,15 @@ const ADD_AT_ONCE: usize = 500;
 
 /// Adds the existing users among `count` ids bound from `$3` on to group `$1` as members
 /// who joined at `$2`, in one statement (a statement per member would hold SQLite's one
-/// writer a thousand round trips long).
-fn add_existing(count: usize) -> String {
+/// writer a thousand round trips long); on PostgreSQL with their rows share-locked, as
+/// `USER_EXISTS_PG` does.
+fn add_existing(count: usize, postgres: bool) -> String {
     let marks: Vec<String> = (3..count + 3).map(|i| format!("${i}")).collect();
     format!(
         "INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq, joined_at) \
-         SELECT $1, u.id, 'member', 0, $2 FROM users u WHERE u.deleted_at IS NULL AND u.id IN ({})",
-        marks.join(", ")
+         SELECT $1, u.id, 'member', 0, $2 FROM users u WHERE u.deleted_at IS NULL AND u.id IN ({}){}",
+        marks.join(", "),
+        if postgres { " FOR SHARE" } else { "" }
     )
 }
 
@@ -282,6 +288,13 @@ impl GroupStore for SqlStore {
         let others = others(owner, members);
         let created: Result<(Conversation, Changes), sqlx::Error> = on_writer!(self, p => async {
             let mut tx = p.begin_write().await?;
+            // An owner whose account is being deleted (a request authenticated just before)
+            // founds nothing.
+            let owner_exists: Option<i32> = sqlx::query_scalar(p.pick(USER_EXISTS_PG, USER_EXISTS))
+                .bind(owner).fetch_optional(&mut *tx).await?;
+            if owner_exists.is_none() {
+                return Err(sqlx::Error::RowNotFound);
+            }
             let mut group: Conversation = sqlx::query_as(INSERT_GROUP)
                 .bind(title)
                 .bind(now)
@@ -290,7 +303,7 @@ impl GroupStore for SqlStore {
             sqlx::query(INSERT_MEMBER).bind(group.id).bind(owner).bind(Role::Owner.as_str())
                 .bind(0_i64).bind(now).execute(&mut *tx).await?;
             for chunk in others.chunks(ADD_AT_ONCE) {
-                let added = sqlx::query(sqlx::AssertSqlSafe(add_existing(chunk.len())))
+                let added = sqlx::query(sqlx::AssertSqlSafe(add_existing(chunk.len(), p.is_postgres())))
                     .bind(group.id)
                     .bind(now);
                 let added = chunk.iter().fold(added, |query, member| query.bind(*member));
@@ -328,7 +341,7 @@ impl GroupStore for SqlStore {
             if !role.manages() {
                 return Ok((Err(Refusal::NotAllowed), Vec::new()));
             }
-            let exists: Option<i32> = sqlx::query_scalar(USER_EXISTS).bind(member)
+            let exists: Option<i32> = sqlx::query_scalar(p.pick(USER_EXISTS_PG, USER_EXISTS)).bind(member)
                 .fetch_optional(&mut *tx).await?;
             if exists.is_none() {
                 return Ok((Err(Refusal::NoSuchUser), Vec::new()));

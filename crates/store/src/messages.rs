@@ -406,6 +406,7 @@ impl SqlStore {
         let now = Timestamp::now();
         if let (DbPool::Postgres(pool), None) = (&self.pool, idempotency) {
             self.fault_point().await?;
+            let _timed = crate::pool::Timed::start("write");
             let sent: Option<SentRow> = match target {
                 Target::Pair(low, high) => sqlx::query_as(SEND_BY_PAIR_PG).bind(low).bind(high),
                 Target::Conversation(id) => sqlx::query_as(SEND_BY_ID_PG).bind(id).bind(sender),

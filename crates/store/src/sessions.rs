@@ -2,14 +2,28 @@
 
 use crate::ids::{SessionId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
+use crate::sql::Dialect;
 use crate::{
     AccountChange, Change, Changes, RefreshOutcome, Session, SessionUser, SqlStore, StoreError,
     Timestamp,
 };
 
-const INSERT_SESSION: &str = "INSERT INTO sessions \
-    (user_id, user_agent, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $3, $4) \
-    RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at";
+// Only for an account that may log in: a login whose password check overlapped a disable or
+// a deletion opens nothing. On PostgreSQL the account's row is share-locked until commit, so
+// a disable (which updates it, then ends every session) waits for this session and ends it.
+macro_rules! insert_session {
+    ($lock:literal) => {
+        concat!(
+            "INSERT INTO sessions (user_id, user_agent, created_at, last_used_at, expires_at) \
+             SELECT id, $2, $3, $3, $4 FROM users \
+             WHERE id = $1 AND disabled_at IS NULL AND deleted_at IS NULL",
+            $lock,
+            " RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at"
+        )
+    };
+}
+const INSERT_SESSION: &str = insert_session!("");
+const INSERT_SESSION_PG: &str = insert_session!(" FOR SHARE");
 const INSERT_REFRESH: &str =
     "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)";
 // The user behind an access token, if its session is still open: one round trip per request.
@@ -25,6 +39,8 @@ const SPEND_REFRESH: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
 // Refreshing keeps an open session open for another idle period.
 const USE_SESSION: &str = "UPDATE sessions SET last_used_at = $2, expires_at = $3 \
     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id \
+        AND u.disabled_at IS NULL AND u.deleted_at IS NULL) \
     RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at";
 const SPENT_TOKEN_SESSION: &str = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1";
 // Ends a session that is still open: one that expired meanwhile is not "ended by theft".
@@ -98,7 +114,8 @@ impl SessionStore for SqlStore {
         let now = Timestamp::now();
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
-            let session: Session = sqlx::query_as(INSERT_SESSION)
+            // `NotFound` when the account may not log in (any more).
+            let session: Session = sqlx::query_as(p.pick(INSERT_SESSION_PG, INSERT_SESSION))
                 .bind(user_id)
                 .bind(user_agent)
                 .bind(now)

@@ -44,7 +44,10 @@ macro_rules! account_select {
 }
 const ACCOUNT: &str = concat!(account_select!(), "AND id = $1");
 const ACCOUNTS: &str = concat!(account_select!(), "AND id > $1 ORDER BY id LIMIT $2");
-const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE id = $1 AND deleted_at IS NULL";
+// Disabling keeps the first time it was disabled.
+const DISABLE: &str = "UPDATE users SET disabled_at = COALESCE(disabled_at, $2) \
+    WHERE id = $1 AND deleted_at IS NULL";
+const ENABLE: &str = "UPDATE users SET disabled_at = NULL WHERE id = $1 AND deleted_at IS NULL";
 const REVOKE_ALL: &str =
     "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 // Deleting an account: the row stays, anonymised, so that what its user sent stays in others'
@@ -64,11 +67,14 @@ const IN_A_GROUP: &str = "SELECT 1 FROM conversation_members cm \
     JOIN conversations c ON c.id = cm.conversation_id AND c.kind = 'group' \
     WHERE cm.user_id = $1 LIMIT 1";
 // What only the account's own user saw goes with it (refresh tokens go with their sessions).
-const FORGET_OWN: [&str; 4] = [
+// Without its stream's head, no event is appended for it any more (appends go to the heads
+// they find): a closed conversation's later edits or reads reach its other member only.
+const FORGET_OWN: [&str; 5] = [
     "DELETE FROM sessions WHERE user_id = $1",
     "DELETE FROM idempotency_keys WHERE user_id = $1",
     "DELETE FROM hidden_messages WHERE user_id = $1",
     "DELETE FROM events WHERE user_id = $1",
+    "DELETE FROM event_heads WHERE user_id = $1",
 ];
 const TOUCH: &str = "UPDATE users SET last_active_at = $2 WHERE id = $1";
 const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
@@ -118,7 +124,7 @@ pub trait UserStore {
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Changes, StoreError>;
     /// Deletes the account: anonymises its row (what it sent stays with those who received
     /// it), closes its direct conversations, and forgets its sessions, idempotency keys,
-    /// hidden messages and events. Refuses (`Ok(None)`, nothing written) while it is still a
+    /// hidden messages and its event stream. Refuses (`Ok(None)`, nothing written) while it is still a
     /// member of a group: its groups' rules (an owner hands over) are the caller's to apply.
     async fn delete_user(&self, id: UserId) -> Result<Option<Changes>, StoreError>;
     /// Changes the display name and/or password (ending the other sessions) atomically.
@@ -263,8 +269,11 @@ impl UserStore for SqlStore {
         let now = Timestamp::now();
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
-            let since = disabled.then_some(now);
-            let done = sqlx::query(SET_DISABLED).bind(id).bind(since).execute(&mut *tx).await?;
+            let done = if disabled {
+                sqlx::query(DISABLE).bind(id).bind(now).execute(&mut *tx).await?
+            } else {
+                sqlx::query(ENABLE).bind(id).execute(&mut *tx).await?
+            };
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }

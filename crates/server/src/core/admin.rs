@@ -7,22 +7,54 @@ use missive_store::{Account, AccountChanges, UserId};
 use super::domain::Password;
 use super::{Core, CoreError};
 
+/// Why a name given to a command found no one account.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("no such user")]
+    NoSuchUser,
+    #[error("both a user id and another user's username")]
+    Ambiguous,
+    #[error(transparent)]
+    Failed(#[from] CoreError),
+}
+
+impl From<missive_store::StoreError> for FindError {
+    fn from(err: missive_store::StoreError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
 impl Core {
     /// One account with its standing (`NotFound` once deleted).
     pub async fn account(&self, id: UserId) -> Result<Account, CoreError> {
         self.store().account(id).await?.ok_or(CoreError::NotFound)
     }
 
-    /// The account with this id, or else with this username (ignoring case).
-    pub async fn find_account(&self, name: &str) -> Result<Account, CoreError> {
-        if let Ok(id) = name.parse::<i64>() {
-            match self.account(UserId(id)).await {
-                Err(CoreError::NotFound) => {}
-                found => return found,
-            }
+    /// The account `name` names: `id:N` is the id N; otherwise a username; a plain number
+    /// is an id or a username, and refused (`Ambiguous`) when it is both, for different
+    /// accounts (a command that deletes must never pick the wrong one).
+    pub async fn find_account(&self, name: &str) -> Result<Account, FindError> {
+        if let Some(id) = name.strip_prefix("id:") {
+            let id = id.parse::<i64>().map_err(|_| FindError::NoSuchUser)?;
+            return self.account(UserId(id)).await.map_err(FindError::from);
         }
-        let user = self.store().user_by_username(name).await?;
-        self.account(user.ok_or(CoreError::NotFound)?.id).await
+        let by_name = match self.store().user_by_username(name).await? {
+            Some(user) => Some(self.account(user.id).await?),
+            None => None,
+        };
+        let by_id = match name.parse::<i64>() {
+            Ok(id) => match self.account(UserId(id)).await {
+                Ok(account) => Some(account),
+                Err(CoreError::NotFound) => None,
+                Err(err) => return Err(err.into()),
+            },
+            Err(_) => None,
+        };
+        match (by_id, by_name) {
+            (Some(a), Some(b)) if a.user.id != b.user.id => Err(FindError::Ambiguous),
+            (Some(account), _) | (None, Some(account)) => Ok(account),
+            (None, None) => Err(FindError::NoSuchUser),
+        }
     }
 
     /// Accounts in id order, after `after`.

@@ -44,6 +44,11 @@ impl Core {
         Ok(self.store().list_conversations(user, after, limit).await?)
     }
 
+    /// Every conversation the user is in, oldest first.
+    pub async fn conversation_ids(&self, user: UserId) -> Result<Vec<ConversationId>, CoreError> {
+        Ok(self.store().conversation_ids_of(user).await?)
+    }
+
     /// Moves the member's read position forward to `seq` (never back, never past the newest
     /// message).
     pub async fn mark_read(

@@ -27,6 +27,7 @@ use missive_store::{AccountChange, Change, Changes, SqlStore, StoreError};
 use tokio_util::task::TaskTracker;
 
 pub use self::accounts::{LoginName, NewAccount};
+pub use self::admin::FindError;
 pub use self::error::CoreError;
 pub use self::events::{Batch, LiveEvent, MAX_PAGE as MAX_EVENT_PAGE};
 pub use self::messages::SendRequest;

@@ -74,7 +74,11 @@ impl Core {
                 Timestamp::now().plus(lifetime),
             )
             .await;
-        let session = self.commit(written).await?;
+        // The account was disabled or deleted while its password was being checked.
+        let session = match self.commit(written).await {
+            Err(CoreError::NotFound) => return Err(CoreError::InvalidCredentials),
+            other => other?,
+        };
         Ok(Opened {
             session_id: session.id,
             access: self.tokens().issue(TokenSubject {

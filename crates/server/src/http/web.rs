@@ -58,7 +58,7 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
     if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(CONTENT_TYPE, value);
     }
-    if path == "index.html" {
+    if content_type.starts_with("text/html") {
         headers.insert(
             HeaderName::from_static("content-security-policy"),
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

@@ -2,7 +2,7 @@
 //! one-line errors that stop start-up on a bad setting.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_missive");
@@ -56,6 +56,32 @@ fn migrate_creates_the_database_and_a_private_key_file_then_exits() {
     let first = std::fs::read_to_string(&key).unwrap();
     assert!(missive(dir.path(), &["migrate"], &[]).status.success());
     assert_eq!(std::fs::read_to_string(&key).unwrap(), first);
+}
+
+#[test]
+fn commands_run_where_there_is_no_database_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["user", "list"][..],
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+        ],
+        &["session", "list", "alice"],
+        &["backup", "copy.db"],
+    ] {
+        let output = missive(dir.path(), args, &[]);
+        assert!(!output.status.success(), "{args:?}");
+        let err = stderr_of(&output);
+        assert!(err.starts_with("error: no database at "), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]
@@ -148,13 +174,16 @@ impl Served {
             .unwrap()
             .port();
         let bind = format!("127.0.0.1:{port}");
+        // The log goes to a file: a pipe nobody reads until the end fills up under load (64 KiB,
+        // a few hundred request lines) and then blocks the server mid-request.
+        let log = std::fs::File::create(dir.path().join("missive.log")).unwrap();
         let child = Command::new(BINARY)
             .current_dir(dir.path())
             .env_clear()
             .envs(vars.iter().copied())
             .env("MISSIVE_BIND", &bind)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut served = Self {
@@ -215,16 +244,11 @@ impl Served {
         kib / 1024
     }
 
-    /// Kills the process; its standard output (the log).
+    /// Kills the process; its log.
     fn stop(&mut self) -> String {
         let _ = self.child.kill();
-        let mut log = String::new();
-        if let Some(stdout) = self.child.stdout.as_mut() {
-            use std::io::Read;
-            let _ = stdout.read_to_string(&mut log);
-        }
         let _ = self.child.wait();
-        log
+        std::fs::read_to_string(self.dir().join("missive.log")).unwrap_or_default()
     }
 }
 

@@ -1465,6 +1465,36 @@ async fn a_websocket_authenticates_with_a_first_frame_and_is_closed_on_a_bad_one
 }
 
 #[tokio::test]
+async fn a_websocket_answers_a_client_ping_with_a_pong_at_most_once_a_second() {
+    for app in apps().await {
+        let alice = v1_user(&app, "alice").await;
+        let mut live = Live::open(&app, &alice, Transport::Ws, Some(0)).await;
+        live.ready().await;
+
+        live.say(json!({"type": "ping"})).await;
+        assert_eq!(
+            live.item().await,
+            json!({"type": "pong"}),
+            "{}",
+            app.label()
+        );
+        // A flood gets no more answers than one a second.
+        for _ in 0..20 {
+            live.say(json!({"type": "ping"})).await;
+        }
+        live.quiet().await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        live.say(json!({"type": "ping"})).await;
+        assert_eq!(
+            live.item().await,
+            json!({"type": "pong"}),
+            "{}",
+            app.label()
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_bad_bearer_header_on_the_upgrade_is_a_401() {
     for app in apps().await {
         let alice = v1_user(&app, "alice").await;

@@ -208,7 +208,19 @@ async fn a_disabled_account_cannot_log_in_and_its_sessions_end() {
         let ended = store.session_user(session.id, alice.id).await.must(b);
         assert!(ended.is_none(), "{b:?}: session ended");
         let shown = store.account(alice.id).await.must(b).must(b);
-        assert!(shown.disabled_at.is_some(), "{b:?}");
+        let since = shown.disabled_at.must(b);
+        // A login whose password check overlapped the disable opens no session.
+        let late = store
+            .create_session(alice.id, None, None, far_future())
+            .await;
+        assert_not_found(late, b);
+        store.set_disabled(alice.id, true).await.must(b);
+        let again = store.account(alice.id).await.must(b).must(b);
+        assert_eq!(
+            again.disabled_at,
+            Some(since),
+            "{b:?}: disabled since the first time"
+        );
         // Still a user others can see and talk about; only logging in is refused.
         assert!(store.user_by_id(alice.id).await.must(b).is_some(), "{b:?}");
 

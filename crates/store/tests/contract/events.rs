@@ -622,12 +622,11 @@ async fn deleting_a_user_leaves_the_peers_stream_as_it_was() {
         assert_eq!(was, expected, "{b:?}: before the deletion");
         assert_eq!(about, was, "{b:?}: what alice sent stays in bob's stream");
         assert!(!after.events.iter().any(|e| e.hidden_from_reader), "{b:?}");
-        let alices = alices.must(b);
         assert!(
-            alices.events.is_empty(),
-            "{b:?}: alice's events went with her"
+            matches!(alices, Err(StoreError::NotFound)),
+            "{b:?}: alice's stream went with her: {alices:?}"
         );
-        assert_eq!(known[1..], [(bob.id, 5), (carol.id, 2)], "{b:?}: heads");
+        assert_eq!(known, [(bob.id, 5), (carol.id, 2)], "{b:?}: heads");
 
         send(&store, &carol, &bob, "still here").await;
         let carried_on = page(&store, &bob, 5, 100).await;
@@ -636,6 +635,13 @@ async fn deleting_a_user_leaves_the_peers_stream_as_it_was() {
             [6],
             "{b:?}: bob's stream carries on"
         );
+        // Bob reading the closed conversation appends to his stream only.
+        store
+            .mark_read(from_alice.conversation_id, bob.id, 2)
+            .await
+            .must(b);
+        let now = heads(&store, &[alice.id, bob.id]).await;
+        assert_eq!(now, [(bob.id, 7)], "{b:?}: nothing for alice");
     }
 }
 

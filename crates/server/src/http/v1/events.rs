@@ -369,7 +369,8 @@ async fn stream(
 /// out of URLs and logs. The server pings every 30 seconds. Close codes: 4001 when the
 /// session ends or the token is refused (log in again), 1012 when the server restarts
 /// (reconnect with your cursor). The client may send `{"type": "typing", "conversation_id":
-/// N}` while its user types; other frames are ignored.
+/// N}` while its user types, and `{"type": "ping"}`, answered with `{"type": "pong"}` (at
+/// most one a second); other frames are ignored.
 #[utoipa::path(get, path = "/v1/events/ws", tag = TAG_EVENTS, operation_id = "v1_events_ws",
     params(StreamParams),
     responses(
@@ -432,8 +433,17 @@ struct AuthFrame {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientFrame {
-    Typing { conversation_id: i64 },
+    Typing {
+        conversation_id: i64,
+    },
+    /// Answered with `{"type": "pong"}`: browsers can neither send nor see WebSocket pings,
+    /// and a client that hears nothing back knows its connection is dead before TCP does.
+    Ping,
 }
+
+/// Least time between two answered pings of one socket (the ones between get no answer).
+const PING_FRAME_GAP: Duration = Duration::from_secs(1);
+const PONG: &str = r#"{"type":"pong"}"#;
 
 /// Least time between two typing frames of one socket that are acted on (each costs a
 /// membership check); the ones between are dropped.
@@ -457,6 +467,7 @@ async fn serve_socket(
     pings.tick().await;
     let mut heard_since_ping = true;
     let mut last_typing: Option<tokio::time::Instant> = None;
+    let mut last_pong: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             item = items.recv() => match item {
@@ -482,13 +493,21 @@ async fn serve_socket(
                 None | Some(Err(_)) => return,
                 Some(Ok(frame)) => {
                     heard_since_ping = true;
-                    if let Frame::Text(text) = frame
-                        && last_typing.is_none_or(|at| at.elapsed() >= TYPING_FRAME_GAP)
-                        && let Ok(ClientFrame::Typing { conversation_id }) = serde_json::from_str(text.as_str())
-                    {
-                        last_typing = Some(tokio::time::Instant::now());
-                        // Not a member: ignored, as the socket gives no answers.
-                        let _ = state.core().typing(subject.user_id, ConversationId(conversation_id)).await;
+                    let Frame::Text(text) = frame else { continue };
+                    let due = |last: Option<tokio::time::Instant>, gap| last.is_none_or(|at| at.elapsed() >= gap);
+                    match serde_json::from_str(text.as_str()) {
+                        Ok(ClientFrame::Typing { conversation_id }) if due(last_typing, TYPING_FRAME_GAP) => {
+                            last_typing = Some(tokio::time::Instant::now());
+                            // Not a member: ignored, as the socket gives no answers.
+                            let _ = state.core().typing(subject.user_id, ConversationId(conversation_id)).await;
+                        }
+                        Ok(ClientFrame::Ping) if due(last_pong, PING_FRAME_GAP) => {
+                            last_pong = Some(tokio::time::Instant::now());
+                            if socket.send(Frame::Text(PONG.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                        _ => {}
                     }
                 }
             },

@@ -18,7 +18,7 @@ const PAGE: i64 = 500;
 pub struct Export {
     exported_at: DateTime<Utc>,
     user: Me,
-    /// Every conversation the user is in, most recently active first.
+    /// Every conversation the user is in, in the order they began.
     conversations: Vec<ExportedConversation>,
 }
 
@@ -32,23 +32,30 @@ pub struct ExportedConversation {
 
 /// Why an export stopped short (the response is cut off, so the client sees invalid JSON).
 #[derive(Debug, thiserror::Error)]
-#[error("the export could not be completed: {0}")]
-pub struct ExportFailed(CoreError);
+pub enum ExportFailed {
+    #[error("the export could not be completed: {0}")]
+    Failed(CoreError),
+    /// Its writer ended without finishing (it panicked, or was stopped).
+    #[error("the export was interrupted")]
+    Interrupted,
+}
 
 /// The client went away: stop reading.
 struct Gone;
 
-/// Writes the export into `out`. Returns early, quietly, if the client hangs up.
+/// Writes the export of the conversations `ids` into `out`. Returns early, quietly, if the
+/// client hangs up.
 pub async fn write(
     core: &Core,
     user: User,
+    ids: Vec<ConversationId>,
     out: &Sender<Result<Vec<u8>, ExportFailed>>,
 ) -> Result<(), ExportFailed> {
-    match write_all(core, user, out).await {
+    match write_all(core, user, ids, out).await {
         Ok(()) | Err(Stop::Gone(Gone)) => Ok(()),
         Err(Stop::Failed(err)) => {
             tracing::warn!(error = %err, "export stopped");
-            Err(ExportFailed(err))
+            Err(ExportFailed::Failed(err))
         }
     }
 }
@@ -67,13 +74,11 @@ impl From<CoreError> for Stop {
 async fn write_all(
     core: &Core,
     user: User,
+    ids: Vec<ConversationId>,
     out: &Sender<Result<Vec<u8>, ExportFailed>>,
 ) -> Result<(), Stop> {
     let send =
         |bytes: Vec<u8>| async move { out.send(Ok(bytes)).await.map_err(|_| Stop::Gone(Gone)) };
-    // Conversation ids first: listing pages by activity while messages arrive could skip one
-    // that moved up between pages.
-    let ids = conversation_ids(core, &user).await?;
     let head = format!(
         "{{\"exported_at\":{},\"user\":{},\"conversations\":[",
         json(&Timestamp::now().to_datetime()),
@@ -126,20 +131,6 @@ async fn write_all(
     }
     send(b"]}".to_vec()).await?;
     Ok(())
-}
-
-/// Every conversation the user is in, most recently active first.
-async fn conversation_ids(core: &Core, user: &User) -> Result<Vec<ConversationId>, CoreError> {
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let page = core.conversations(user.id, after, PAGE).await?;
-        let Some(last) = page.last() else {
-            return Ok(ids);
-        };
-        after = Some((last.activity_at, last.id));
-        ids.extend(page.iter().map(|summary| summary.id));
-    }
 }
 
 fn json<T: Serialize>(value: &T) -> String {

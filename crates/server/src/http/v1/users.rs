@@ -1,5 +1,9 @@
 //! `/v1/users`: the caller's own account, and finding other users.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -145,15 +149,34 @@ async fn delete_me(
     responses(
         (status = 200, body = Export, content_type = "application/json"),
     ))]
-async fn export_me(State(state): State<AppState>, AuthUser { user, .. }: AuthUser) -> Response {
+async fn export_me(
+    State(state): State<AppState>,
+    AuthUser { user, .. }: AuthUser,
+) -> Result<Response, ApiError> {
+    // Read before answering, so that a database that is down is a 503, not a 200 cut short.
+    let ids = state.core().conversation_ids(user.id).await?;
     let (chunks_tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, ExportFailed>>(4);
+    let finished = Arc::new(AtomicBool::new(false));
     let core = state.core().clone();
+    let writer_finished = Arc::clone(&finished);
     state.tasks().spawn(async move {
-        if let Err(err) = super::export::write(&core, user, &chunks_tx).await {
-            let _ = chunks_tx.send(Err(err)).await;
+        match super::export::write(&core, user, ids, &chunks_tx).await {
+            Ok(()) => writer_finished.store(true, Ordering::Release),
+            Err(err) => {
+                let _ = chunks_tx.send(Err(err)).await;
+            }
         }
     });
-    let chunks = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    // The writer's channel closing without its having finished (a panic, say) must not read
+    // as a complete download: the body then ends with an error, and the connection breaks.
+    let mut interrupted = false;
+    let chunks = futures::stream::poll_fn(move |cx| match rx.poll_recv(cx) {
+        Poll::Ready(None) if !interrupted && !finished.load(Ordering::Acquire) => {
+            interrupted = true;
+            Poll::Ready(Some(Err(ExportFailed::Interrupted)))
+        }
+        other => other,
+    });
     let headers = [
         (CONTENT_TYPE, "application/json"),
         (
@@ -162,7 +185,7 @@ async fn export_me(State(state): State<AppState>, AuthUser { user, .. }: AuthUse
         ),
         (CACHE_CONTROL, "no-store"),
     ];
-    (headers, Body::from_stream(chunks)).into_response()
+    Ok((headers, Body::from_stream(chunks)).into_response())
 }
 
 /// Find users by the start of their username.
