@@ -13,11 +13,8 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import {
   RUN,
-  apiCall,
   launchBrowser,
-  openAs,
-  openConversation,
-  registerUser,
+  pairInConversation,
   send,
   showsExactly,
   startServer,
@@ -96,19 +93,8 @@ describe("two instances over PostgreSQL and Redis", { skip }, () => {
     browser = await launchBrowser();
     one = await startServer({ env, label: "instance-1" }); // applies the migrations
     two = await startServer({ env, label: "instance-2" });
-    [alice, bob] = await Promise.all([registerUser(one, "alice"), registerUser(two, "bob")]);
-    const direct = await apiCall(one, alice, "POST", "/v1/conversations", { peer_id: bob.id });
-    await apiCall(
-      one,
-      alice,
-      "POST",
-      `/v1/conversations/${direct.id}/messages`,
-      { content: "First" },
-      { "idempotency-key": "f" },
-    );
+    ({ alice, bob, a, b } = await pairInConversation(browser, one, two, "First"));
     expected.push("First");
-    [a, b] = await Promise.all([openAs(browser, one, alice), openAs(browser, two, bob)]);
-    await Promise.all([openConversation(a.page, bob.username), openConversation(b.page, alice.username)]);
   });
 
   after(async () => {

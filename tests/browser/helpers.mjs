@@ -258,3 +258,17 @@ export async function eventually(probe, predicate, { timeout = 10_000, interval 
 }
 
 export { sleep };
+
+/**
+ * Alice (registered on `serverA`) and bob (on `serverB`) in a direct conversation holding one
+ * message from alice, `first`, each with it open in a page of `browser`.
+ */
+export async function pairInConversation(browser, serverA, serverB, first) {
+  const [alice, bob] = await Promise.all([registerUser(serverA, "alice"), registerUser(serverB, "bob")]);
+  const direct = await apiCall(serverA, alice, "POST", "/v1/conversations", { peer_id: bob.id });
+  const path = `/v1/conversations/${direct.id}/messages`;
+  await apiCall(serverA, alice, "POST", path, { content: first }, { "idempotency-key": "first" });
+  const [a, b] = await Promise.all([openAs(browser, serverA, alice), openAs(browser, serverB, bob)]);
+  await Promise.all([openConversation(a.page, bob.username), openConversation(b.page, alice.username)]);
+  return { alice, bob, a, b };
+}

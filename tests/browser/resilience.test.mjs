@@ -5,11 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
-  apiCall,
   launchBrowser,
-  openAs,
-  openConversation,
-  registerUser,
+  pairInConversation,
   send,
   shownMessages,
   showsExactly,
@@ -27,19 +24,8 @@ const expected = [];
 
 before(async () => {
   [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  [alice, bob] = await Promise.all([registerUser(server, "alice"), registerUser(server, "bob")]);
-  const direct = await apiCall(server, alice, "POST", "/v1/conversations", { peer_id: bob.id });
-  await apiCall(
-    server,
-    alice,
-    "POST",
-    `/v1/conversations/${direct.id}/messages`,
-    { content: "Before" },
-    { "idempotency-key": "b1" },
-  );
+  ({ alice, bob, a, b } = await pairInConversation(browser, server, server, "Before"));
   expected.push("Before");
-  [a, b] = await Promise.all([openAs(browser, server, alice), openAs(browser, server, bob)]);
-  await Promise.all([openConversation(a.page, bob.username), openConversation(b.page, alice.username)]);
 });
 
 after(async () => {
