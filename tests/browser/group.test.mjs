@@ -130,3 +130,37 @@ test("remove a member, add another, rename: live for everyone", async () => {
   await pages.bob.page.locator(".notice", { hasText: `renamed the group to “${title} 2026”` }).waitFor();
   await pages.bob.page.locator(".subtitle", { hasText: "3 members" }).waitFor();
 });
+
+test("a group whose creation answer is lost is made once when the user tries again", async () => {
+  const { bob } = people;
+  const a = pages.alice.page;
+  const name = uniqueName("Lost");
+  const keys = [];
+  let dropped = false;
+  await a.route("**/v1/conversations", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    keys.push(route.request().headers()["idempotency-key"]);
+    if (dropped) return route.continue();
+    // The server makes the group, but the answer never reaches the browser.
+    dropped = true;
+    const response = await route.fetch();
+    assert.equal(response.status(), 201);
+    return route.abort("connectionreset");
+  });
+  await a.getByRole("button", { name: "New group" }).click();
+  const dialog = a.getByRole("dialog", { name: "New group" });
+  await dialog.getByLabel("Group name").fill(name);
+  await pickPerson(dialog, bob);
+  await dialog.getByRole("list", { name: "Members to add" }).getByText(bob.username).waitFor();
+  await dialog.getByRole("button", { name: "Create group" }).click();
+  await dialog.getByRole("alert").filter({ hasText: "Could not create the group" }).waitFor();
+  await dialog.getByRole("button", { name: "Create group" }).click();
+  await a.locator("#conversation-title", { hasText: name }).waitFor();
+  await a.unroute("**/v1/conversations");
+
+  assert.equal(keys.length, 2);
+  assert.equal(keys[0], keys[1], "the second attempt reuses the Idempotency-Key");
+  await a.reload();
+  await a.locator(".conversation-item", { hasText: name }).first().waitFor();
+  assert.equal(await a.locator(".conversation-item", { hasText: name }).count(), 1, "one group");
+});

@@ -104,9 +104,10 @@ export function createApi(session) {
     conversations: (cursor, limit = 50) => call("GET", `/v1/conversations${q({ cursor, limit })}`),
     conversation: (id) => call("GET", `/v1/conversations/${id}`),
     openDirect: (peerId) => call("POST", "/v1/conversations", { body: { peer_id: peerId } }),
-    createGroup: (title, memberIds) =>
+    createGroup: (title, memberIds, key) =>
       call("POST", "/v1/conversations", {
         body: { kind: "group", title, member_ids: memberIds },
+        headers: { "Idempotency-Key": key },
       }),
     renameGroup: (id, title) => call("PATCH", `/v1/conversations/${id}`, { body: { title } }),
     members: (id, cursor) => call("GET", `/v1/conversations/${id}/members${q({ cursor, limit: 1000 })}`),

@@ -19,7 +19,8 @@ const MAX_DELAY_MS = 30_000;
 /** Why a message to a direct conversation whose other member deleted their account failed. */
 const CLOSED_REASON = "this person deleted their account";
 
-function newKey() {
+/** A fresh Idempotency-Key: 128 random bits. */
+export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   // randomUUID needs a secure context; getRandomValues does not.
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -4,6 +4,7 @@
 
 import { h, keyed, replace } from "../lib/dom.js";
 import { displayName, fullTime } from "../lib/format.js";
+import { newKey } from "../lib/outbox.js";
 
 let dialogCount = 0;
 
@@ -170,6 +171,8 @@ export function newChatDialog(ctx) {
 export function newGroupDialog(ctx) {
   return openDialog("New group", (close) => {
     const chosen = new Map();
+    /** One Idempotency-Key per distinct request made from this dialog. */
+    const keys = new Map();
     const titleInput = h("input", {
       id: "group-title",
       required: true,
@@ -222,8 +225,13 @@ export function newGroupDialog(ctx) {
             titleInput.focus();
             return;
           }
+          // The same group asked for again (a retry after a lost answer) reuses its key, so the
+          // server makes it once; a changed name or member list is another request.
+          const members = [...chosen.keys()].sort((a, b) => a - b);
+          const request = JSON.stringify([title, members]);
+          if (!keys.has(request)) keys.set(request, newKey());
           try {
-            const group = await ctx.api.createGroup(title, [...chosen.keys()]);
+            const group = await ctx.api.createGroup(title, members, keys.get(request));
             ctx.store.upsertConversation(group);
             close(group.id);
           } catch (failure) {

@@ -13,6 +13,7 @@
 //!   history: nobody could ever read it again.
 
 use crate::conversations::is_foreign_key_violation;
+use crate::idempotency::{Claim, RECORD_KEY_MESSAGE, claim_key};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
 use crate::sql::{Dialect, caller_is_member, change_in, conversation_columns, next_seq};
@@ -20,6 +21,7 @@ use crate::{
     Changes, Conversation, ConversationChange, ConversationKind, Member, MessageKind, Role,
     SqlStore, StoreError, Timestamp,
 };
+use crate::{GroupOutcome, Idempotency};
 
 /// Why a change to a group was refused (nothing changed). A caller who is not a member is
 /// told `StoreError::NotFound` instead: they learn nothing of the group.
@@ -52,6 +54,16 @@ pub trait GroupStore {
         title: &str,
         members: &[UserId],
     ) -> Result<(Conversation, Changes), StoreError>;
+    /// As `create_group`, made at most once per idempotency key: a retry with the same key
+    /// and request answers the group made the first time (whose first notice the key
+    /// records), the same key with another request is refused, and nothing is written.
+    async fn create_group_keyed(
+        &self,
+        owner: UserId,
+        title: &str,
+        members: &[UserId],
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<(GroupOutcome, Changes), StoreError>;
     /// `actor` adds `member`: `true` when added now, `false` when already a member. Refused
     /// when the group already has `max_members`.
     async fn add_member(
@@ -129,6 +141,7 @@ const ROLE_OF_PG: &str = "SELECT role FROM conversation_members \
 // A user who may join: not a deleted account. On PostgreSQL the row is share-locked until the
 // transaction ends, so an account deletion (which updates it) waits for this one, and then
 // finds the membership this one made.
+const CONVERSATION_OF: &str = "SELECT conversation_id FROM messages WHERE id = $1";
 const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL";
 const USER_EXISTS_PG: &str = "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE";
 const COUNT: &str = "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = $1";
@@ -284,10 +297,42 @@ impl GroupStore for SqlStore {
         title: &str,
         members: &[UserId],
     ) -> Result<(Conversation, Changes), StoreError> {
+        match self.create_group_keyed(owner, title, members, None).await? {
+            (GroupOutcome::Created(group), changes) => Ok((group, changes)),
+            // Without a key there is no earlier request to answer from.
+            (GroupOutcome::Replayed(_) | GroupOutcome::KeyReused, _) => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn create_group_keyed(
+        &self,
+        owner: UserId,
+        title: &str,
+        members: &[UserId],
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<(GroupOutcome, Changes), StoreError> {
         let now = Timestamp::now();
         let others = others(owner, members);
-        let created: Result<(Conversation, Changes), sqlx::Error> = on_writer!(self, p => async {
+        let created: Result<(GroupOutcome, Changes), sqlx::Error> = on_writer!(self, p => async {
             let mut tx = p.begin_write().await?;
+            if let Some(key) = idempotency {
+                match claim_key!(tx, owner, key, now) {
+                    Claim::New => {}
+                    Claim::Earlier { same_request: false, .. } => {
+                        return Ok((GroupOutcome::KeyReused, Vec::new()));
+                    }
+                    // The key names the group's first notice; its conversation is the group.
+                    Claim::Earlier { message, .. } => {
+                        let group: Option<ConversationId> = match message {
+                            Some(id) => sqlx::query_scalar(CONVERSATION_OF).bind(id)
+                                .fetch_optional(&mut *tx).await?,
+                            None => None,
+                        };
+                        let group = group.ok_or(sqlx::Error::RowNotFound)?;
+                        return Ok((GroupOutcome::Replayed(group), Vec::new()));
+                    }
+                }
+            }
             // An owner whose account is being deleted (a request authenticated just before)
             // founds nothing.
             let owner_exists: Option<i32> = sqlx::query_scalar(p.pick(USER_EXISTS_PG, USER_EXISTS))
@@ -313,11 +358,15 @@ impl GroupStore for SqlStore {
                     return Err(sqlx::Error::RowNotFound);
                 }
             }
-            let (_, seq) = notice!(tx, group.id, owner, MessageKind::GroupCreated, None, "");
+            let (notice, seq) = notice!(tx, group.id, owner, MessageKind::GroupCreated, None, "");
             group.last_seq = seq;
+            if let Some(key) = idempotency {
+                sqlx::query(RECORD_KEY_MESSAGE).bind(owner).bind(key.key).bind(notice)
+                    .execute(&mut *tx).await?;
+            }
             let change = change_in!(p, tx, group.id, ConversationChange::Created);
             tx.commit().await?;
-            Ok((group, vec![change]))
+            Ok((GroupOutcome::Created(group), vec![change]))
         }.await);
         created.map_err(|err| {
             if is_foreign_key_violation(&err) || matches!(err, sqlx::Error::RowNotFound) {

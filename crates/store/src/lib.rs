@@ -15,6 +15,7 @@ mod events;
 mod faults;
 mod groups;
 mod history;
+mod idempotency;
 mod ids;
 mod messages;
 mod models;
@@ -37,9 +38,9 @@ pub use ids::{ConversationId, MessageId, SessionId, UserId};
 pub use messages::MessageStore;
 pub use models::{
     Account, AccountChanges, Altered, Conversation, ConversationSummary, DirectMessage,
-    HistoryWindow, Idempotency, Member, Message, MessageKind, MessageWindow, NewUser, Profile,
-    ReadState, RefreshOutcome, Role, SendOutcome, Session, SessionUser, Timestamp, UnknownName,
-    User,
+    GroupOutcome, HistoryWindow, Idempotency, Member, Message, MessageKind, MessageWindow, NewUser,
+    Profile, ReadState, RefreshOutcome, Role, SendOutcome, Session, SessionUser, Timestamp,
+    UnknownName, User,
 };
 pub use pool::{Backend, DbPool, PoolSettings, SqliteSync};
 pub use read_state::ReadStateStore;

@@ -3,6 +3,7 @@
 //! where only the sender may act).
 
 use crate::conversations::{ConversationStore, ordered};
+use crate::idempotency::{Claim, RECORD_KEY_MESSAGE, claim_key};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, DbPool, on_pool, on_writer};
 use crate::sql::{Dialect, caller_is_member, change_in, decode, message_select, next_seq};
@@ -120,17 +121,6 @@ const IS_MEMBER: &str =
     "SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2";
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (conversation_id, seq, sender_id, content, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
-// Claims an idempotency key for this request; nothing comes back if it was claimed before (on
-// PostgreSQL, after waiting for a concurrent claimer to commit).
-const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, created_at) \
-    VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, idem_key) DO NOTHING RETURNING user_id";
-const EARLIER_CLAIM: &str = "SELECT request_hash, message_id, created_at FROM idempotency_keys \
-    WHERE user_id = $1 AND idem_key = $2";
-const RECLAIM_EXPIRED_KEY: &str = "UPDATE idempotency_keys \
-    SET request_hash = $3, created_at = $4, message_id = NULL \
-    WHERE user_id = $1 AND idem_key = $2 AND created_at < $5";
-const RECORD_KEY_MESSAGE: &str =
-    "UPDATE idempotency_keys SET message_id = $3 WHERE user_id = $1 AND idem_key = $2";
 const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
 // A message if `$2` is a member of its conversation.
 macro_rules! member_message {
@@ -426,41 +416,23 @@ impl SqlStore {
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
             if let Some(key) = idempotency {
-                let claimed: Option<UserId> = sqlx::query_scalar(CLAIM_KEY)
-                    .bind(sender).bind(key.key).bind(key.request_hash).bind(now)
-                    .fetch_optional(&mut *tx).await?;
-                if claimed.is_none() {
-                    let earlier: (String, Option<MessageId>, Timestamp) = sqlx::query_as(EARLIER_CLAIM)
-                        .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
-                    let (mut request_hash, mut message_id, first_used) = earlier;
-                    let reclaimed = first_used < key.expires_before
-                        && sqlx::query(RECLAIM_EXPIRED_KEY)
-                            .bind(sender).bind(key.key).bind(key.request_hash).bind(now)
-                            .bind(key.expires_before)
-                            .execute(&mut *tx).await?.rows_affected() == 1;
-                    if !reclaimed {
-                        if first_used < key.expires_before {
-                            // A concurrent send reclaimed the expired key first (PostgreSQL
-                            // made this one wait for it): answer from what that send stored.
-                            let current: (String, Option<MessageId>, Timestamp) =
-                                sqlx::query_as(EARLIER_CLAIM)
-                                    .bind(sender).bind(key.key).fetch_one(&mut *tx).await?;
-                            (request_hash, message_id) = (current.0, current.1);
-                        }
-                        if request_hash != key.request_hash {
-                            return Ok((SendOutcome::KeyReused, Vec::new()));
-                        }
+                match claim_key!(tx, sender, key, now) {
+                    Claim::New => {}
+                    Claim::Earlier { same_request: false, .. } => {
+                        return Ok((SendOutcome::KeyReused, Vec::new()));
+                    }
+                    Claim::Earlier { message, .. } => {
                         // Read as the sender may see it now: one who has left the group since
                         // gets `NotFound`, as for anything else of it. (A key without its
                         // message cannot be: they are stored in one transaction and deleted
                         // together, ON DELETE CASCADE; answered as not found, not trusted.)
-                        let earlier_message: Option<Message> = match message_id {
+                        let earlier: Option<Message> = match message {
                             Some(id) => sqlx::query_as(FOR_MEMBER).bind(id).bind(sender)
                                 .fetch_optional(&mut *tx).await?,
                             None => None,
                         };
-                        let earlier_message = earlier_message.ok_or(StoreError::NotFound)?;
-                        return Ok((SendOutcome::Replayed(earlier_message), Vec::new()));
+                        let earlier = earlier.ok_or(StoreError::NotFound)?;
+                        return Ok((SendOutcome::Replayed(earlier), Vec::new()));
                     }
                 }
             }

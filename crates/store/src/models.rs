@@ -287,6 +287,16 @@ pub enum SendOutcome {
     KeyReused,
 }
 
+/// What a group's creation with an idempotency key did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupOutcome {
+    Created(Conversation),
+    /// The key was used before with the same request: the group made then.
+    Replayed(ConversationId),
+    /// The key was used before with a different request; nothing was made.
+    KeyReused,
+}
+
 /// Which slice of a conversation's history to read, by `seq`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HistoryWindow {

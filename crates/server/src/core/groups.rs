@@ -2,7 +2,11 @@
 //! `missive_store::GroupStore`), and "someone is typing" in any conversation.
 
 use missive_store::prelude::*;
-use missive_store::{ConversationId, ConversationSummary, Member, Role, Ruled, Timestamp, UserId};
+use missive_store::{
+    ConversationId, ConversationSummary, GroupOutcome, Idempotency, Member, Role, Ruled, Timestamp,
+    UserId,
+};
+use sha2::{Digest, Sha256};
 
 use super::domain::GroupTitle;
 use super::input::FieldError;
@@ -12,13 +16,16 @@ use crate::doorbell::Typing;
 impl Core {
     /// Creates a group owned by `owner` with `members` (the owner among them or not,
     /// duplicates ignored): `NotFound` when one of them does not exist, `Invalid` when they
-    /// are more than a group may have.
+    /// are more than a group may have. With an idempotency key, at most once: a retry of the
+    /// same request answers the group made then, with `true` for "replayed" (`NotFound` if
+    /// the owner has left it since); the key with another request is `IdempotencyKeyReused`.
     pub async fn create_group(
         &self,
         owner: UserId,
         title: &GroupTitle,
         members: &[UserId],
-    ) -> Result<ConversationSummary, CoreError> {
+        idempotency_key: Option<&str>,
+    ) -> Result<(ConversationSummary, bool), CoreError> {
         let mut everyone: Vec<UserId> = members.iter().copied().chain([owner]).collect();
         everyone.sort_unstable();
         everyone.dedup();
@@ -29,12 +36,24 @@ impl Core {
                 FieldError::new("member_ids", words).into(),
             ));
         }
+        let request_hash = idempotency_key
+            .map(|_| group_fingerprint(title, &everyone))
+            .unwrap_or_default();
+        let idempotency = idempotency_key.map(|key| Idempotency {
+            key,
+            request_hash: &request_hash,
+            expires_before: Timestamp::now().minus(self.0.policy.idempotency_ttl),
+        });
         let written = self
             .store()
-            .create_group(owner, title.as_str(), members)
+            .create_group_keyed(owner, title.as_str(), members, idempotency)
             .await;
-        let group = self.commit(written).await?;
-        self.conversation(group.id, owner).await
+        let (id, replayed) = match self.commit(written).await? {
+            GroupOutcome::Created(group) => (group.id, false),
+            GroupOutcome::Replayed(id) => (id, true),
+            GroupOutcome::KeyReused => return Err(CoreError::IdempotencyKeyReused),
+        };
+        Ok((self.conversation(id, owner).await?, replayed))
     }
 
     /// `actor` adds `member` to a group; `true` when added now, `false` when they were in it.
@@ -124,4 +143,12 @@ impl Core {
 
 fn ruled<T>(outcome: Ruled<T>) -> Result<T, CoreError> {
     outcome.map_err(CoreError::Refused)
+}
+
+/// A group creation's fingerprint, for its idempotency key: its title and everyone in it
+/// (sorted), so that a retry matches whatever order the members were listed in.
+fn group_fingerprint(title: &GroupTitle, everyone: &[UserId]) -> String {
+    let ids: Vec<String> = everyone.iter().map(|id| id.0.to_string()).collect();
+    let digest = Sha256::digest(format!("group\n{}\n{}", title.as_str(), ids.join(",")));
+    hex::encode(digest)
 }

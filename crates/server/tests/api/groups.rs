@@ -138,6 +138,57 @@ fn done(app: &TestApp, reply: Reply) {
 // Creating and listing.
 
 #[tokio::test]
+async fn a_group_created_with_an_idempotency_key_is_made_once() {
+    for app in apps().await {
+        let [alice, bob] = users(&app, ["alice", "bob"]).await;
+        let create = |title: &str, key: &str| {
+            let body = json!({"kind": "group", "title": title, "member_ids": [bob.id]});
+            app.client
+                .post(app.url("/v1/conversations"))
+                .bearer_auth(&alice.token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+        };
+
+        let first = Reply::read(create("Crew", "make-crew").await.unwrap()).await;
+        let retry = Reply::read(create("Crew", "make-crew").await.unwrap()).await;
+        let other = Reply::read(create("Other", "make-crew").await.unwrap()).await;
+        let bad = Reply::read(create("Crew", "").await.unwrap()).await;
+
+        status_is(&app, &first, StatusCode::CREATED);
+        assert!(
+            first.headers.get("idempotent-replayed").is_none(),
+            "{}",
+            app.label()
+        );
+        status_is(&app, &retry, StatusCode::CREATED);
+        assert_eq!(
+            retry.headers["idempotent-replayed"],
+            "true",
+            "{}",
+            app.label()
+        );
+        assert_eq!(retry.body, first.body, "{}: the same group", app.label());
+        refused_with(
+            &app,
+            &other,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+        );
+        status_is(&app, &bad, StatusCode::UNPROCESSABLE_ENTITY);
+        let id = first.body["id"].as_i64().unwrap();
+        assert_eq!(
+            listed(&app, &alice).await,
+            [id],
+            "{}: one group",
+            app.label()
+        );
+        assert_eq!(listed(&app, &bob).await, [id], "{}", app.label());
+    }
+}
+
+#[tokio::test]
 async fn creating_a_group_answers_its_title_size_and_the_callers_role() {
     for app in apps().await {
         let [alice, bob, carol] = users(&app, ["alice", "bob", "carol"]).await;

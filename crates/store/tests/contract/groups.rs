@@ -1369,3 +1369,49 @@ fn done_or_err<T: Debug>(result: Result<(Ruled<T>, Changes), StoreError>) -> Res
         Err(err) => Err(err.to_string()),
     }
 }
+
+#[tokio::test]
+async fn a_keyed_group_creation_is_made_once_per_key() {
+    use missive_store::GroupOutcome;
+    for db in TestDb::all().await {
+        let (store, b) = (db.store(), db.backend());
+        let [alice, bob] = users(&store, ["alice", "bob"]).await;
+        let make = |hash: &'static str| {
+            let store = store.clone();
+            async move {
+                let key = crate::key("new-group", hash);
+                store
+                    .create_group_keyed(alice.id, "team", &[bob.id], Some(key))
+                    .await
+            }
+        };
+
+        let (first, made) = make("hash-a").await.must(b);
+        let (again, replayed) = make("hash-a").await.must(b);
+        let (other, refused) = make("hash-b").await.must(b);
+
+        let GroupOutcome::Created(group) = first else {
+            panic!("{b:?}: expected a new group, got {first:?}")
+        };
+        assert!(!made.is_empty(), "{b:?}");
+        assert_eq!(again, GroupOutcome::Replayed(group.id), "{b:?}");
+        assert_eq!(other, GroupOutcome::KeyReused, "{b:?}");
+        assert!(
+            replayed.is_empty() && refused.is_empty(),
+            "{b:?}: nothing written"
+        );
+        assert_eq!(
+            store.groups_of(alice.id).await.must(b),
+            [group.id],
+            "{b:?}: one group"
+        );
+        // The key's namespace is the user's: a send may not reuse it either.
+        let send = store
+            .send_message(group.id, alice.id, "hi", Some(crate::key("new-group", "x")))
+            .await;
+        assert!(
+            matches!(send.must(b).0, missive_store::SendOutcome::KeyReused),
+            "{b:?}"
+        );
+    }
+}

@@ -3,7 +3,8 @@
 //! told a conversation does not exist. (Members: `members.rs`.)
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use missive_store::{ConversationId, ConversationSummary, Timestamp, UserId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::{ConversationOut, ConversationPage, ReadOut};
+use super::messages::{IdempotencyHeaders, REPLAYED, idempotency_key};
 use super::{TAG_CONVERSATIONS, path_id};
 use crate::core::domain::GroupTitle;
 use crate::error::{ApiError, ErrorBody, ErrorCode, FieldError, NotFoundAs, Problem};
@@ -120,34 +122,59 @@ pub struct MarkRead {
 
 /// The direct conversation with `peer_id`, opened if there is none yet (201 when this request
 /// opened it, 200 when it already existed); or a new group (201) owned by the caller, with
-/// `member_ids` as members (at most `MISSIVE_MAX_GROUP_MEMBERS` in all).
+/// `member_ids` as members (at most `MISSIVE_MAX_GROUP_MEMBERS` in all). A group's creation
+/// with an `Idempotency-Key` is made once: a retry of the same request answers the group made
+/// the first time (201, `Idempotent-Replayed: true`), the same key with another request is
+/// refused (`idempotency_key_reused`). Opening a direct conversation is idempotent anyway: the
+/// key is checked for form only.
 #[utoipa::path(post, path = "/v1/conversations", tag = TAG_CONVERSATIONS,
+    params(IdempotencyHeaders),
     request_body = OpenConversation, security(("bearer" = [])),
     responses(
-        (status = 201, body = ConversationOut, description = "Opened or created now"),
+        (status = 201, body = ConversationOut, description = "Opened or created now", headers(
+            ("Idempotent-Replayed" = String, description = "`true` on a group creation's replay"))),
         (status = 200, body = ConversationOut, description = "Already open"),
         (status = 404, body = ErrorBody, description = "`user_not_found`"),
-        (status = 422, body = ErrorBody, description = "No `peer_id`, bad `title`, too many members"),
+        (status = 422, body = ErrorBody, description = "No `peer_id`, bad `title`, too many members, bad key or `idempotency_key_reused`"),
     ))]
 async fn open(
     State(state): State<AppState>,
     AuthUser { user, .. }: AuthUser,
+    headers: HeaderMap,
     Json(body): Json<OpenConversation>,
-) -> Result<(StatusCode, Json<ConversationOut>), ApiError> {
-    let (summary, created) = match body.parse()? {
-        Opening::Direct(peer) => state.core().open_direct(user.id, peer).await,
-        Opening::Group(title, members) => {
-            let group = state.core().create_group(user.id, &title, &members).await;
-            group.map(|group| (group, true))
+) -> Result<Response, ApiError> {
+    let opening = body.parse()?;
+    let key = idempotency_key(&headers)?;
+    let (summary, status, replayed) = match opening {
+        Opening::Direct(peer) => {
+            let (summary, created) = state
+                .core()
+                .open_direct(user.id, peer)
+                .await
+                .not_found_as(USER_NOT_FOUND)?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (summary, status, false)
         }
-    }
-    .not_found_as(USER_NOT_FOUND)?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+        Opening::Group(title, members) => {
+            let (group, replayed) = state
+                .core()
+                .create_group(user.id, &title, &members, key)
+                .await
+                .not_found_as(USER_NOT_FOUND)?;
+            (group, StatusCode::CREATED, replayed)
+        }
     };
-    Ok((status, Json(summary.into())))
+    let mut response = (status, Json(ConversationOut::from(summary))).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 /// The caller's conversations, most recent activity first, a page at a time. A conversation

@@ -29,7 +29,7 @@ const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 100;
 const MAX_KEY_LEN: usize = 255;
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub(super) const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 const MESSAGE_NOT_FOUND: ApiError =
     ApiError::not_found(ErrorCode::MessageNotFound, "Message not found");
@@ -84,11 +84,11 @@ enum DeleteFor {
     Me,
 }
 
-/// The headers `send` reads from its `HeaderMap`, for the document.
+/// The headers `send` (and a group's creation) reads from its `HeaderMap`, for the document.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
-struct SendHeaders {
+pub(super) struct IdempotencyHeaders {
     /// Makes retries safe: 1 to 255 printable ASCII characters.
     #[param(rename = "Idempotency-Key", required = false)]
     #[param(min_length = 1, max_length = 255, pattern = r"^[ -~]+$")]
@@ -160,7 +160,7 @@ fn history_window(params: &HistoryParams) -> Result<(HistoryWindow, i64), ApiErr
     operation_id = "v1_send",
     params(
         ("id" = i64, Path, minimum = 1),
-        SendHeaders,
+        IdempotencyHeaders,
     ),
     request_body = MessageBody, security(("bearer" = [])),
     responses(
@@ -204,7 +204,7 @@ async fn send(
 }
 
 /// The `Idempotency-Key` header, if sent: one, of 1 to 255 printable ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, FieldError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, FieldError> {
     let invalid = || {
         FieldError::new(
             IDEMPOTENCY_KEY,
