@@ -128,6 +128,14 @@ pub(crate) const BUMP_HEADS: &str = concat!(
     "UPDATE event_heads SET head = head + 1 WHERE ",
     recipients!("user_id")
 );
+/// PostgreSQL: the heads `LOCK_HEADS_PG` locked (`$1`: their user ids, comma-separated),
+/// bumped; then their events appended.
+pub(crate) const BUMP_LOCKED_PG: &str = "UPDATE event_heads SET head = head + 1 \
+    WHERE user_id = ANY(string_to_array($1, ',')::bigint[])";
+pub(crate) const APPEND_LOCKED_PG: &str = "INSERT INTO events \
+    (user_id, seq, kind, conversation_id, message_id, actor_id, read_seq, created_at) \
+    SELECT h.user_id, h.head, $2, $3, $4, $5, $6, $7 FROM event_heads h \
+    WHERE h.user_id = ANY(string_to_array($1, ',')::bigint[]) RETURNING user_id, seq";
 pub(crate) const APPEND: &str = concat!(
     "INSERT INTO events \
      (user_id, seq, kind, conversation_id, message_id, actor_id, read_seq, created_at) \
@@ -144,37 +152,64 @@ macro_rules! append_events {
         let facts = $crate::events::EventFacts::of($what, $kind);
         let (from, to) = facts.senders_between.unzip();
         if $crate::sql::Dialect::is_postgres($p) {
-            sqlx::query($crate::events::LOCK_HEADS_PG)
+            // Bump and append for exactly the heads locked: each statement of a transaction
+            // sees the members as of its own start, so recipients read again could include a
+            // member added in between, whose head would then be locked out of order.
+            let locked: Vec<i64> = sqlx::query_scalar($crate::events::LOCK_HEADS_PG)
+                .bind($conversation)
+                .bind(facts.only)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *$tx)
+                .await?;
+            // As text (`1,2,3`): the macro is compiled for SQLite too, which binds no arrays.
+            let locked: String = locked
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query($crate::events::BUMP_LOCKED_PG)
+                .bind(&locked)
+                .execute(&mut *$tx)
+                .await?;
+            let mut appended: Vec<($crate::UserId, i64)> =
+                sqlx::query_as($crate::events::APPEND_LOCKED_PG)
+                    .bind(&locked)
+                    .bind(facts.kind.as_str())
+                    .bind($conversation)
+                    .bind(facts.message)
+                    .bind(facts.user)
+                    .bind(facts.read_seq)
+                    .bind($crate::Timestamp::now())
+                    .fetch_all(&mut *$tx)
+                    .await?;
+            appended.sort_unstable();
+            appended
+        } else {
+            sqlx::query($crate::events::BUMP_HEADS)
                 .bind($conversation)
                 .bind(facts.only)
                 .bind(from)
                 .bind(to)
                 .execute(&mut *$tx)
                 .await?;
+            let mut appended: Vec<($crate::UserId, i64)> = sqlx::query_as($crate::events::APPEND)
+                .bind($conversation)
+                .bind(facts.only)
+                .bind(from)
+                .bind(to)
+                .bind(facts.kind.as_str())
+                .bind(facts.message)
+                .bind(facts.user)
+                .bind(facts.read_seq)
+                .bind($crate::Timestamp::now())
+                .fetch_all(&mut *$tx)
+                .await?;
+            // By user id, as the one-statement send reports them: RETURNING follows the plan's
+            // row order (on PostgreSQL, the member rows' places in the heap), not the users'.
+            appended.sort_unstable();
+            appended
         }
-        sqlx::query($crate::events::BUMP_HEADS)
-            .bind($conversation)
-            .bind(facts.only)
-            .bind(from)
-            .bind(to)
-            .execute(&mut *$tx)
-            .await?;
-        let mut appended: Vec<($crate::UserId, i64)> = sqlx::query_as($crate::events::APPEND)
-            .bind($conversation)
-            .bind(facts.only)
-            .bind(from)
-            .bind(to)
-            .bind(facts.kind.as_str())
-            .bind(facts.message)
-            .bind(facts.user)
-            .bind(facts.read_seq)
-            .bind($crate::Timestamp::now())
-            .fetch_all(&mut *$tx)
-            .await?;
-        // By user id, as the one-statement send reports them: RETURNING follows the plan's
-        // row order (on PostgreSQL, the member rows' places in the heap), not the users'.
-        appended.sort_unstable();
-        appended
     }};
 }
 pub(crate) use append_events;
