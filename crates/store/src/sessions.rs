@@ -43,15 +43,6 @@ const USE_SESSION: &str = "UPDATE sessions SET last_used_at = $2, expires_at = $
         AND u.disabled_at IS NULL AND u.deleted_at IS NULL) \
     RETURNING id, user_id, user_agent, created_at, last_used_at, expires_at";
 const SPENT_TOKEN_SESSION: &str = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1";
-// Spends session `$1`'s unused token if `$2` is the session's most recently spent token, spent
-// after `$4` (a client retrying a refresh whose answer it never got).
-const RETRY_LAST_SPENT: &str = "UPDATE refresh_tokens SET rotated_at = $3 \
-    WHERE session_id = $1 AND rotated_at IS NULL \
-    AND EXISTS (SELECT 1 FROM refresh_tokens p WHERE p.token_hash = $2 AND p.session_id = $1 \
-        AND p.rotated_at > $4 \
-        AND NOT EXISTS (SELECT 1 FROM refresh_tokens q \
-            WHERE q.session_id = $1 AND q.rotated_at > p.rotated_at)) \
-    RETURNING token_hash";
 // Ends a session that is still open: one that expired meanwhile is not "ended by theft".
 const REVOKE_BY_ID: &str = "UPDATE sessions SET revoked_at = $2 \
     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING user_id";
@@ -85,16 +76,13 @@ pub trait SessionStore {
     ) -> Result<Option<SessionUser>, StoreError>;
     /// Records that the session was used now.
     async fn touch_session(&self, session_id: SessionId) -> Result<Changes, StoreError>;
-    /// Spends a refresh token for a new one and keeps the session open until `expires_at`.
-    /// A token spent before ends its session, unless it is a retry: the session's last spent
-    /// token, spent after `retries_after`, whose successor has not been used (the answer
-    /// that carried the successor was lost); then that successor is spent instead.
+    /// Spends a refresh token for a new one and keeps the session open until `expires_at`;
+    /// a token spent before ends its session.
     async fn rotate_refresh_token(
         &self,
         presented_hash: &str,
         new_hash: &str,
         expires_at: Timestamp,
-        retries_after: Timestamp,
     ) -> Result<(RefreshOutcome, Changes), StoreError>;
     /// Ends one of the user's open sessions (`NotFound` if it is not theirs or not open).
     async fn end_session(
@@ -171,41 +159,28 @@ impl SessionStore for SqlStore {
         presented_hash: &str,
         new_hash: &str,
         expires_at: Timestamp,
-        retries_after: Timestamp,
     ) -> Result<(RefreshOutcome, Changes), StoreError> {
         let now = Timestamp::now();
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
             let spent: Option<i64> = sqlx::query_scalar(SPEND_REFRESH)
                 .bind(presented_hash).bind(now).fetch_optional(&mut *tx).await?;
-            let session_id = match spent {
-                Some(session_id) => session_id,
-                None => {
-                    let owner: Option<i64> = sqlx::query_scalar(SPENT_TOKEN_SESSION)
-                        .bind(presented_hash).fetch_optional(&mut *tx).await?;
-                    let Some(session_id) = owner else {
-                        return Ok((RefreshOutcome::Unknown, Vec::new()));
-                    };
-                    // The session's last spent token, again, soon after, while the token it
-                    // was spent for is still unused: its answer was lost, and this is the
-                    // client's retry. That unused successor is spent in its place.
-                    let retried: Option<String> = sqlx::query_scalar(RETRY_LAST_SPENT)
-                        .bind(session_id).bind(presented_hash).bind(now).bind(retries_after)
-                        .fetch_optional(&mut *tx).await?;
-                    if retried.is_none() {
-                        // Otherwise a spent token presented again means someone else holds
-                        // a copy, so the whole session ends.
-                        let ended: Option<UserId> = sqlx::query_scalar(REVOKE_BY_ID)
-                            .bind(session_id).bind(now).fetch_optional(&mut *tx).await?;
-                        tx.commit().await?;
-                        // A session that had ended already is reported as any ended one is.
-                        return Ok(match ended {
-                            Some(user) => (RefreshOutcome::Reused, Change::to_account(user, AccountChange::SessionsEnded)),
-                            None => (RefreshOutcome::Unknown, Vec::new()),
-                        });
-                    }
-                    session_id
-                }
+            let Some(session_id) = spent else {
+                // Unknown, or already spent: a spent token presented again means someone
+                // else holds a copy, so the whole session ends.
+                let owner: Option<i64> = sqlx::query_scalar(SPENT_TOKEN_SESSION)
+                    .bind(presented_hash).fetch_optional(&mut *tx).await?;
+                let Some(session_id) = owner else {
+                    return Ok((RefreshOutcome::Unknown, Vec::new()));
+                };
+                let ended: Option<UserId> = sqlx::query_scalar(REVOKE_BY_ID).bind(session_id)
+                    .bind(now).fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                // A session that had ended already is reported as any ended session is.
+                return Ok(match ended {
+                    Some(user) => (RefreshOutcome::Reused, Change::to_account(user, AccountChange::SessionsEnded)),
+                    None => (RefreshOutcome::Unknown, Vec::new()),
+                });
             };
             let session: Option<Session> = sqlx::query_as(USE_SESSION)
                 .bind(session_id).bind(now).bind(expires_at).fetch_optional(&mut *tx).await?;

@@ -17,9 +17,6 @@ use crate::cache::{EPOCH, SessionUserDto, session_key, user_gen};
 const REFRESH_PREFIX: &str = "mrt_";
 /// Longest `User-Agent` kept with a session.
 const MAX_USER_AGENT: usize = 256;
-/// How long after a refresh its token may be presented again as a retry (the answer was lost
-/// on the way: a mobile network, a closed laptop) rather than as a stolen copy.
-const REFRESH_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
 /// A session's "last used" time is written at most this often, not on every request.
 const SESSION_USE_RESOLUTION_MICROS: i64 = 60_000_000;
 
@@ -104,7 +101,6 @@ impl Core {
                 &hash_refresh_token(presented),
                 &hash_refresh_token(&next),
                 Timestamp::now().plus(self.0.policy.session_idle),
-                Timestamp::now().minus(REFRESH_RETRY_WINDOW),
             )
             .await;
         let session = match self.commit(written).await? {

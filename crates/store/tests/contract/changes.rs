@@ -110,20 +110,17 @@ async fn session_writes_report_the_user_and_session_they_changed() {
             .must(b);
         let touched = store.touch_session(session.id).await.must(b);
         let touched_unknown = store.touch_session(SessionId(UNKNOWN)).await.must(b);
-        let (rotated, used) = store
-            .rotate_refresh_token("r1", "r2", until, Timestamp::now())
-            .await
-            .must(b);
+        let (rotated, used) = store.rotate_refresh_token("r1", "r2", until).await.must(b);
         let (reused, ended_by_reuse) = store
-            .rotate_refresh_token("r1", "thief", until, Timestamp::now())
+            .rotate_refresh_token("r1", "thief", until)
             .await
             .must(b);
         let (again, after_end) = store
-            .rotate_refresh_token("r1", "thief2", until, Timestamp::now())
+            .rotate_refresh_token("r1", "thief2", until)
             .await
             .must(b);
         let (unknown, never_issued) = store
-            .rotate_refresh_token("never-issued", "x", until, Timestamp::now())
+            .rotate_refresh_token("never-issued", "x", until)
             .await
             .must(b);
 

@@ -25,18 +25,7 @@ async fn is_open(store: &SqlStore, session: &Session) -> bool {
 
 async fn rotate(store: &SqlStore, presented: &str, new: &str) -> RefreshOutcome {
     let until = Timestamp::now().plus(DAY);
-    let outcome = store
-        .rotate_refresh_token(presented, new, until, Timestamp::now())
-        .await;
-    outcome.must(store.backend()).0
-}
-
-/// As `rotate`, with every spent token still within its retry window.
-async fn retry(store: &SqlStore, presented: &str, new: &str) -> RefreshOutcome {
-    let until = Timestamp::now().plus(DAY);
-    let outcome = store
-        .rotate_refresh_token(presented, new, until, Timestamp(0))
-        .await;
+    let outcome = store.rotate_refresh_token(presented, new, until).await;
     outcome.must(store.backend()).0
 }
 
@@ -180,31 +169,6 @@ async fn presenting_a_spent_refresh_token_again_ends_its_session() {
 }
 
 #[tokio::test]
-async fn a_refresh_retried_within_its_window_spends_the_unused_successor_instead() {
-    for db in TestDb::all().await {
-        let (store, b) = (db.store(), db.backend());
-        let [alice] = users(&store, ["alice"]).await;
-        let opened = session(&store, &alice, Some("r1")).await;
-        rotate(&store, "r1", "lost").await; // its answer never arrives
-
-        let retried = retry(&store, "r1", "r2").await;
-
-        let ok = matches!(&retried, RefreshOutcome::Rotated(s) if s.id == opened.id);
-        assert!(ok, "{b:?}: the retry gets new tokens: {retried:?}");
-        assert!(is_open(&store, &opened).await, "{b:?}");
-        let next = rotate(&store, "r2", "r3").await;
-        assert!(
-            matches!(next, RefreshOutcome::Rotated(_)),
-            "{b:?}: {next:?}"
-        );
-        // Once its successor has been used, the old token is no retry: a copy, and the end.
-        let late = retry(&store, "r1", "thief").await;
-        assert_eq!(late, RefreshOutcome::Reused, "{b:?}");
-        assert!(!is_open(&store, &opened).await, "{b:?}: session ended");
-    }
-}
-
-#[tokio::test]
 async fn unknown_tokens_and_tokens_of_ended_sessions_are_unknown() {
     for db in TestDb::all().await {
         let (store, b) = (db.store(), db.backend());
@@ -247,9 +211,7 @@ async fn concurrent_rotations_of_one_token_rotate_it_at_most_once() {
             tokio::spawn(async move {
                 let new = format!("next-{i}");
                 let until = Timestamp::now().plus(DAY);
-                store
-                    .rotate_refresh_token("shared", &new, until, Timestamp::now())
-                    .await
+                store.rotate_refresh_token("shared", &new, until).await
             })
         });
         let outcomes: Vec<RefreshOutcome> = join_all(tasks)
