@@ -152,9 +152,9 @@ macro_rules! append_events {
         let facts = $crate::events::EventFacts::of($what, $kind);
         let (from, to) = facts.senders_between.unzip();
         if $crate::sql::Dialect::is_postgres($p) {
-            // Bump and append for exactly the heads locked: each statement of a transaction
-            // sees the members as of its own start, so recipients read again could include a
-            // member added in between, whose head would then be locked out of order.
+            // Bump and append for exactly the heads locked. The caller holds the membership
+            // still (`change_in!`), so reading the recipients again would find the same ones;
+            // going by the locked list makes sure no head is ever touched out of order.
             let locked: Vec<i64> = sqlx::query_scalar($crate::events::LOCK_HEADS_PG)
                 .bind($conversation)
                 .bind(facts.only)

@@ -47,6 +47,12 @@ macro_rules! change_in {
     ($p:expr, $tx:expr, $conversation:expr, $what:expr) => {{
         let conversation: $crate::ConversationId = $conversation;
         let what: $crate::ConversationChange = $what;
+        if $crate::sql::Dialect::is_postgres($p) {
+            sqlx::query($crate::sql::HOLD_MEMBERSHIP_PG)
+                .bind(conversation)
+                .execute(&mut *$tx)
+                .await?;
+        }
         let rows: Vec<(String, $crate::UserId)> = sqlx::query_as($crate::sql::MEMBERS)
             .bind(conversation)
             .fetch_all(&mut *$tx)
@@ -57,6 +63,16 @@ macro_rules! change_in {
     }};
 }
 pub(crate) use change_in;
+
+/// PostgreSQL: holds the conversation's membership still until the transaction ends. Every
+/// membership change takes the conversation's row `FOR UPDATE` first, which this share lock
+/// keeps out (sends' `FOR NO KEY UPDATE` it does not), so the members read next, the stream
+/// heads locked for them and the events appended are one and the same set. Without it, a
+/// member removed while a write waited for the heads' locks would still get its events, and
+/// one added would miss them. A write that locks a member row first must take this before it
+/// (as mark-read does), to keep the lock order conversation → members → heads.
+pub(crate) const HOLD_MEMBERSHIP_PG: &str =
+    "SELECT 1 FROM conversations WHERE id = $1 FOR KEY SHARE";
 
 /// The conversation's kind, from the rows of [`MEMBERS`] (none: it has no members left).
 pub(crate) fn conversation_kind(
