@@ -296,15 +296,8 @@ pub async fn session(config: Config, command: SessionCommand) -> Result<(), Stri
 /// report success on an account no server ever reads. Pending migrations are applied, as a
 /// starting instance would.
 async fn connect(config: Config) -> Result<Core, String> {
-    if config.backend == missive_store::Backend::Sqlite
-        && let Some(file) = crate::config::sqlite_file(config.database_url.expose())
-        && !file.exists()
-    {
-        return Err(format!(
-            "no database at {} (DATABASE_URL): run this where the server runs, or give it \
-             the server's DATABASE_URL",
-            file.display()
-        ));
+    if let Some(refusal) = crate::no_database(&config) {
+        return Err(refusal);
     }
     if let Some(url) = &config.redis_url {
         redis_answers(url.expose(), &config.redis_prefix).await?;

@@ -75,6 +75,23 @@ pub async fn connect(config: &Config) -> Result<DbPool, StartError> {
     Ok(pool)
 }
 
+/// For a command that must not create the database (run in the wrong directory, it would
+/// work on an empty one): the one-line refusal when `DATABASE_URL` names a SQLite file that
+/// does not exist.
+pub(crate) fn no_database(config: &Config) -> Option<String> {
+    if config.backend != missive_store::Backend::Sqlite {
+        return None;
+    }
+    let file = config::sqlite_file(config.database_url.expose())?;
+    (!file.exists()).then(|| {
+        format!(
+            "no database at {} (DATABASE_URL): run this where the server runs, or give it \
+             the server's DATABASE_URL",
+            file.display()
+        )
+    })
+}
+
 /// `missive backup PATH`: a consistent copy of the SQLite database at `to` (a new file),
 /// made while the server runs. PostgreSQL is backed up with its own tools.
 pub async fn backup(config: &Config, to: &std::path::Path) -> Result<u64, String> {
@@ -92,15 +109,11 @@ pub async fn backup(config: &Config, to: &std::path::Path) -> Result<u64, String
     // The database as it is: never created (a wrong directory would back up an empty one)
     // nor migrated (a newer binary must not change it under the server that runs it).
     let url = config.database_url.expose();
-    match config::sqlite_file(url) {
-        Some(source) if source.exists() => {}
-        Some(source) => {
-            return Err(format!(
-                "no database at {} (DATABASE_URL)",
-                source.display()
-            ));
-        }
-        None => return Err("the database is in memory: there is nothing to back up".into()),
+    if let Some(refusal) = no_database(config) {
+        return Err(refusal);
+    }
+    if config::sqlite_file(url).is_none() {
+        return Err("the database is in memory: there is nothing to back up".into());
     }
     let settings = PoolSettings {
         max_connections: 1,

@@ -153,8 +153,9 @@ macro_rules! append_events {
         let (from, to) = facts.senders_between.unzip();
         if $crate::sql::Dialect::is_postgres($p) {
             // Bump and append for exactly the heads locked. The caller holds the membership
-            // still (`change_in!`), so reading the recipients again would find the same ones;
-            // going by the locked list makes sure no head is ever touched out of order.
+            // still (its conversation row, or `hold_membership!`), so reading the recipients
+            // again would find the same ones; going by the locked list makes sure no head is
+            // ever touched out of order.
             let locked: Vec<i64> = sqlx::query_scalar($crate::events::LOCK_HEADS_PG)
                 .bind($conversation)
                 .bind(facts.only)

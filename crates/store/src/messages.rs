@@ -6,7 +6,9 @@ use crate::conversations::{ConversationStore, ordered};
 use crate::idempotency::{Claim, RECORD_KEY_MESSAGE, claim_key};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pool::{Begin, DbPool, on_pool, on_writer};
-use crate::sql::{Dialect, caller_is_member, change_in, decode, message_select, next_seq};
+use crate::sql::{
+    Dialect, caller_is_member, change_in, decode, hold_membership, message_select, next_seq,
+};
 use crate::{
     Altered, Change, Changes, ConversationChange, ConversationKind, DirectMessage, Idempotency,
     Message, MessageKind, SendOutcome, SqlStore, StoreError, Timestamp,
@@ -330,6 +332,7 @@ impl MessageStore for SqlStore {
             sqlx::query(REPLACE_CONTENT).bind(id).bind(content).bind(now)
                 .execute(&mut *tx).await?;
             let what = ConversationChange::MessageEdited { message: id, seq: message.seq };
+            hold_membership!(p, tx, message.conversation_id);
             let change = change_in!(p, tx, message.conversation_id, what);
             tx.commit().await?;
             message.content = content.to_owned();
@@ -354,6 +357,7 @@ impl MessageStore for SqlStore {
             sqlx::query(TOMBSTONE).bind(id).bind(now).execute(&mut *tx).await?;
             sqlx::query(FORGET_VERSIONS).bind(id).execute(&mut *tx).await?;
             let what = ConversationChange::MessageDeleted { message: id, seq: message.seq };
+            hold_membership!(p, tx, message.conversation_id);
             let change = change_in!(p, tx, message.conversation_id, what);
             tx.commit().await?;
             message.content.clear();
@@ -374,6 +378,7 @@ impl MessageStore for SqlStore {
                 return Ok(Vec::new());
             }
             let what = ConversationChange::MessageHidden { message: id, seq: message.seq, by: user };
+            hold_membership!(p, tx, message.conversation_id);
             let change = change_in!(p, tx, message.conversation_id, what);
             tx.commit().await?;
             Ok(vec![change])

@@ -4,7 +4,7 @@
 
 use crate::ids::{ConversationId, UserId};
 use crate::pool::{Begin, on_pool, on_writer};
-use crate::sql::{Dialect, HOLD_MEMBERSHIP_PG, change_in, unread_count_of};
+use crate::sql::{Dialect, change_in, hold_membership, unread_count_of};
 use crate::{Changes, ConversationChange, ReadState, SqlStore, StoreError};
 
 /// Members' read positions.
@@ -84,10 +84,8 @@ impl ReadStateStore for SqlStore {
     ) -> Result<(ReadState, Changes), StoreError> {
         on_writer!(self, p => {
             let mut tx = p.begin_write().await?;
-            if p.is_postgres() {
-                // Before the member row: the order group changes lock in (see the constant).
-                sqlx::query(HOLD_MEMBERSHIP_PG).bind(conversation_id).execute(&mut *tx).await?;
-            }
+            // Before the member row: the order group changes lock in.
+            hold_membership!(p, tx, conversation_id);
             let from: Option<i64> = sqlx::query_scalar(p.pick(POSITION_PG, POSITION)).bind(conversation_id).bind(user)
                 .fetch_optional(&mut *tx).await?;
             let from = from.ok_or(StoreError::NotFound)?;

@@ -47,12 +47,6 @@ macro_rules! change_in {
     ($p:expr, $tx:expr, $conversation:expr, $what:expr) => {{
         let conversation: $crate::ConversationId = $conversation;
         let what: $crate::ConversationChange = $what;
-        if $crate::sql::Dialect::is_postgres($p) {
-            sqlx::query($crate::sql::HOLD_MEMBERSHIP_PG)
-                .bind(conversation)
-                .execute(&mut *$tx)
-                .await?;
-        }
         let rows: Vec<(String, $crate::UserId)> = sqlx::query_as($crate::sql::MEMBERS)
             .bind(conversation)
             .fetch_all(&mut *$tx)
@@ -64,15 +58,25 @@ macro_rules! change_in {
 }
 pub(crate) use change_in;
 
-/// PostgreSQL: holds the conversation's membership still until the transaction ends. Every
-/// membership change takes the conversation's row `FOR UPDATE` first, which this share lock
-/// keeps out (sends' `FOR NO KEY UPDATE` it does not), so the members read next, the stream
-/// heads locked for them and the events appended are one and the same set. Without it, a
-/// member removed while a write waited for the heads' locks would still get its events, and
-/// one added would miss them. A write that locks a member row first must take this before it
-/// (as mark-read does), to keep the lock order conversation → members → heads.
-pub(crate) const HOLD_MEMBERSHIP_PG: &str =
-    "SELECT 1 FROM conversations WHERE id = $1 FOR KEY SHARE";
+/// PostgreSQL: holds conversation `$conversation`'s membership still until the transaction
+/// ends, for a write that does not hold its row already (sends do, `FOR NO KEY UPDATE`; group
+/// changes, `FOR UPDATE`). Every membership change takes that row `FOR UPDATE` first, which
+/// this share lock keeps out (sends' lock it does not), so the members `change_in!` reads, the
+/// stream heads it locks for them and the events it appends are one and the same set.
+/// Without it, a member removed while such a write waited for the heads' locks would still
+/// get its events, and one added would miss them. Taken before any member row the write
+/// locks, to keep the lock order conversation → members → heads.
+macro_rules! hold_membership {
+    ($p:expr, $tx:expr, $conversation:expr) => {
+        if $crate::sql::Dialect::is_postgres($p) {
+            sqlx::query("SELECT 1 FROM conversations WHERE id = $1 FOR KEY SHARE")
+                .bind($conversation)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use hold_membership;
 
 /// The conversation's kind, from the rows of [`MEMBERS`] (none: it has no members left).
 pub(crate) fn conversation_kind(

@@ -40,9 +40,6 @@ pub enum ExportFailed {
     Interrupted,
 }
 
-/// The client went away: stop reading.
-struct Gone;
-
 /// Writes the export of the conversations `ids` into `out`. Returns early, quietly, if the
 /// client hangs up.
 pub async fn write(
@@ -52,7 +49,7 @@ pub async fn write(
     out: &Sender<Result<Vec<u8>, ExportFailed>>,
 ) -> Result<(), ExportFailed> {
     match write_all(core, user, ids, out).await {
-        Ok(()) | Err(Stop::Gone(Gone)) => Ok(()),
+        Ok(()) | Err(Stop::Gone) => Ok(()),
         Err(Stop::Failed(err)) => {
             tracing::warn!(error = %err, "export stopped");
             Err(ExportFailed::Failed(err))
@@ -60,8 +57,10 @@ pub async fn write(
     }
 }
 
+/// Why writing stopped early.
 enum Stop {
-    Gone(Gone),
+    /// The client went away: stop reading.
+    Gone,
     Failed(CoreError),
 }
 
@@ -77,8 +76,7 @@ async fn write_all(
     ids: Vec<ConversationId>,
     out: &Sender<Result<Vec<u8>, ExportFailed>>,
 ) -> Result<(), Stop> {
-    let send =
-        |bytes: Vec<u8>| async move { out.send(Ok(bytes)).await.map_err(|_| Stop::Gone(Gone)) };
+    let send = |bytes: Vec<u8>| async move { out.send(Ok(bytes)).await.map_err(|_| Stop::Gone) };
     let head = format!(
         "{{\"exported_at\":{},\"user\":{},\"conversations\":[",
         json(&Timestamp::now().to_datetime()),
